@@ -1,0 +1,1 @@
+"""Driven adapters for the service ports: SQLAlchemy repositories and the key store."""

@@ -1,0 +1,1 @@
+"""Pure vending domain (money split, tariffs, FBE, debt, TID policy): imports only ``sts``."""
