@@ -14,6 +14,9 @@ not one per meter.
   KRN, PAN) and the output length in bits (see :func:`dkga04_message`).
 
 Keys are in natural byte order (as DES and HMAC output them).
+
+Only unique keys (KT 2, DUTK) have public DKGA02 vectors; for key types 0, 1 and
+3 the same block layout is used, which is unconfirmed.
 """
 
 from __future__ import annotations
