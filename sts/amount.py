@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from typing import cast
 
 from sts.errors import AmountRangeError, FieldError
 
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 _MANTISSA_MAX = (1 << 14) - 1
+_LARGEST_DIGITS = 40  # decimal exponent beyond which no amount is meaningful
 
 
 def _offsets(count: int) -> tuple[int, ...]:
@@ -120,7 +122,12 @@ def tenths(amount: Decimal | int | str) -> int:
         raise AmountRangeError(f"not a decimal amount: {amount!r}") from exc
     if not quantity.is_finite():
         raise AmountRangeError(f"not a finite amount: {amount!r}")
-    return int((quantity * 10).to_integral_value(rounding=ROUND_CEILING))
+    if quantity.adjusted() > _LARGEST_DIGITS:
+        raise AmountRangeError(f"amount {amount!r} is far above anything a token carries")
+    # Multiply by ten by moving the exponent: exact, whatever the decimal context's precision.
+    sign, digits, exponent = quantity.as_tuple()
+    scaled = Decimal((sign, digits, cast("int", exponent) + 1))  # an int: quantity is finite
+    return int(scaled.to_integral_value(rounding=ROUND_CEILING))
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,9 +34,9 @@ __all__ = ["derive", "dkga02", "dkga02_blocks", "dkga04", "dkga04_message"]
 
 
 def _check_kt(kt: int) -> int:
-    if kt not in (0, 1, 2, 3):
+    if not isinstance(kt, int) or isinstance(kt, bool) or kt not in (0, 1, 2, 3):
         raise IdentifierError(f"key type must be 0-3, got {kt!r}")
-    return kt
+    return int(kt)
 
 
 def dkga02_blocks(pan: Pan, *, sgc: str, ti: int, krn: int, kt: int) -> tuple[int, int]:
@@ -106,6 +106,8 @@ def derive(
     ea: int,
 ) -> bytes:
     """Derive a decoder key with DKGA ``dkga`` (2 or 4)."""
+    if base_date not in BASE_DATES:
+        raise IdentifierError(f"base date must be 1993, 2014 or 2035, got {base_date!r}")
     if dkga == 2:
         if ea != 7:
             raise IdentifierError("DKGA02 makes 64-bit keys, usable with EA07 only")

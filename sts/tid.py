@@ -95,6 +95,8 @@ def next_tid(now_tid: int, last_tid: int | None) -> int:
     This is ``max(now, last + 1)``, moved off the reserved minute, so two tokens
     for one meter in the same minute both load.
     """
+    if now_tid < 0 or (last_tid is not None and last_tid < 0):
+        raise TidError("TIDs are never negative")
     tid = now_tid if last_tid is None else max(now_tid, last_tid + 1)
     if is_reserved(tid):
         tid += 1
