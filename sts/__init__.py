@@ -36,6 +36,7 @@ from sts.errors import (
 )
 from sts.identifiers import KeyType, Pan
 from sts.keychange import KeyChange
+from sts.meter import EntryResult, Meter, MeterResult
 from sts.tid import next_tid, tid_at
 from sts.tokens import (
     ClearCredit,
@@ -65,6 +66,7 @@ __all__ = [
     "CurrencyAmount",
     "CurrencyTransfer",
     "DecoderKey",
+    "EntryResult",
     "ExtendedSet",
     "FieldError",
     "IdentifierError",
@@ -76,6 +78,8 @@ __all__ = [
     "KeyChange4",
     "KeyFormatError",
     "KeyType",
+    "Meter",
+    "MeterResult",
     "Pan",
     "SetMaximumPhasePowerUnbalanceLimit",
     "SetMaximumPowerLimit",

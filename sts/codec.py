@@ -55,7 +55,7 @@ class DecoderKey:
     logs and support tickets without revealing it.
     """
 
-    __slots__ = ("_cipher", "_key", "ea")
+    __slots__ = ("_cipher", "_key", "ea", "tables")
 
     def __init__(self, key: bytes, *, ea: int | None = None, tables: StaTables = PRODUCTION):
         if ea is None:
@@ -71,6 +71,7 @@ class DecoderKey:
             )
         self._key = bytes(key)
         self.ea = ea
+        self.tables = tables
 
     @classmethod
     def from_hex(

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sts.errors import FieldError, IdentifierError, KeyFormatError
-from sts.identifiers import KeyType, check_ken, check_krn, check_sgc
+from sts.identifiers import KeyType, check_ken, check_krn, check_sgc, check_ti
 from sts.tokens import KeyChange1, KeyChange2, KeyChange3, KeyChange4, KeyChangeSection
 
 __all__ = ["KeyChange"]
@@ -46,8 +46,7 @@ class KeyChange:
             raise KeyFormatError(f"a new decoder key has 8 or 16 bytes, got {len(self.new_key)}")
         check_krn(self.krn)
         check_ken(self.ken)
-        if not 0 <= self.ti <= 0xFF:
-            raise IdentifierError(f"tariff index must fit 8 bits, got {self.ti}")
+        check_ti(self.ti)
         object.__setattr__(self, "kt", KeyType(self.kt))
         if self.sgc is not None:
             check_sgc(self.sgc)
@@ -95,7 +94,9 @@ class KeyChange:
 
         ``ea`` is the meter's algorithm (7 or 11): it decides the set's shape. Sections
         that do not belong together (for example a 3rd section whose padding is not zero
-        in an EA07 set) raise :class:`~sts.errors.FieldError`.
+        in an EA07 set) raise :class:`~sts.errors.FieldError`; a complete set whose values
+        are out of range (KRN 0, TI above 99, SGC above 999999) raises
+        :class:`~sts.errors.IdentifierError`.
         """
         by_type = {type(section): section for section in sections}
         first, second = by_type.get(KeyChange1), by_type.get(KeyChange2)
