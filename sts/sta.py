@@ -36,6 +36,8 @@ __all__ = [
     "decrypt_reference",
     "encrypt_reference",
     "initial_round_key",
+    "permute",
+    "substitute",
 ]
 
 _MASK64 = (1 << 64) - 1
