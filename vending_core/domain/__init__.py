@@ -1,1 +1,92 @@
-"""Pure vending domain (money split, tariffs, FBE, debt, TID policy): imports only ``sts``."""
+"""Pure vending domain (money split, tariffs, FBE, debt, TID policy): imports only ``sts``.
+
+Modules: :mod:`~vending_core.domain.model` (entities), :mod:`~vending_core.domain.errors`
+(the :class:`VendingError` tree), :mod:`~vending_core.domain.pricing` (the money split of a
+purchase and the counters it moves) and :mod:`~vending_core.domain.tids` (TID allocation).
+"""
+
+from vending_core.domain.errors import (
+    AmountOutOfRange,
+    FreeBasicNotDue,
+    IdempotencyConflict,
+    InvalidMeterNumber,
+    KeyDataError,
+    MeterBlocked,
+    MeterUnknown,
+    NothingToBuy,
+    ReversalRefused,
+    TidExhausted,
+    TransactionNotFound,
+    VendingError,
+    VendorFloatExhausted,
+)
+from vending_core.domain.model import (
+    Block,
+    ChargePeriod,
+    Customer,
+    Debt,
+    DebtMode,
+    FixedCharge,
+    Meter,
+    MeterStatus,
+    SupplyGroup,
+    Tariff,
+    Vendor,
+)
+from vending_core.domain.pricing import (
+    Breakdown,
+    ChargeSplit,
+    DebtLine,
+    PurchaseInput,
+    StepLine,
+    apply_debt_lines,
+    deliverable_tenths,
+    fbe_due_tenths,
+    month_key,
+    price_free_basic,
+    price_purchase,
+    record_purchase,
+)
+from vending_core.domain.tids import allocate_tid, allocate_tids, ensure_utc
+
+__all__ = [
+    "AmountOutOfRange",
+    "Block",
+    "Breakdown",
+    "ChargePeriod",
+    "ChargeSplit",
+    "Customer",
+    "Debt",
+    "DebtLine",
+    "DebtMode",
+    "FixedCharge",
+    "FreeBasicNotDue",
+    "IdempotencyConflict",
+    "InvalidMeterNumber",
+    "KeyDataError",
+    "Meter",
+    "MeterBlocked",
+    "MeterStatus",
+    "MeterUnknown",
+    "NothingToBuy",
+    "PurchaseInput",
+    "ReversalRefused",
+    "StepLine",
+    "SupplyGroup",
+    "Tariff",
+    "TidExhausted",
+    "TransactionNotFound",
+    "VendingError",
+    "Vendor",
+    "VendorFloatExhausted",
+    "allocate_tid",
+    "allocate_tids",
+    "apply_debt_lines",
+    "deliverable_tenths",
+    "ensure_utc",
+    "fbe_due_tenths",
+    "month_key",
+    "price_free_basic",
+    "price_purchase",
+    "record_purchase",
+]

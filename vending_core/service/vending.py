@@ -1,0 +1,317 @@
+"""Selling: confirm the customer, quote, vend credit, free basic electricity, reprint.
+
+Each state-changing use case runs in one unit of work that first claims the request's
+idempotency key: a replay (or a concurrent duplicate, which waits for the first) gets
+the stored result, never a second vend. The meter row is locked before TIDs are
+allocated, so two vends for one meter can never share a TID, in any process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sts
+from vending_core.domain.errors import (
+    FreeBasicNotDue,
+    KeyDataError,
+    VendingError,
+    VendorFloatExhausted,
+)
+from vending_core.domain.model import Meter, Tariff
+from vending_core.domain.pricing import (
+    Breakdown,
+    PurchaseInput,
+    apply_debt_lines,
+    fbe_due_tenths,
+    price_free_basic,
+    price_purchase,
+    record_purchase,
+)
+from vending_core.domain.records import IssuedToken, TokenKind, Vend, VendKind, VendorEntry
+from vending_core.domain.tids import allocate_tids
+from vending_core.service.core import (
+    Core,
+    RequestContext,
+    customer_of,
+    ensure_active,
+    find_meter,
+    fingerprint,
+    replay,
+)
+from vending_core.service.ports import UnitOfWork
+from vending_core.service.results import CustomerInfo, VendResult
+
+__all__ = ["confirm_customer", "issue_free_basic", "quote", "reprint", "vend_credit"]
+
+
+async def _tariff(uow: UnitOfWork, meter: Meter) -> Tariff:
+    tariff = await uow.tariffs.current(meter.tariff_code)
+    if tariff is None:
+        raise KeyDataError(f"meter {meter.number} has tariff {meter.tariff_code}, not configured")
+    return tariff
+
+
+async def confirm_customer(core: Core, meter_number: str) -> CustomerInfo:
+    """Who the meter belongs to and whether it can be sold to (no state change)."""
+    async with core.uow() as uow:
+        meter = await find_meter(uow, meter_number)
+        tariff = await _tariff(uow, meter)
+        customer = await customer_of(uow, meter)
+    today = core.now().astimezone(core.tz).date()
+    reason = None
+    try:
+        ensure_active(meter)
+    except VendingError as exc:
+        reason = exc.code
+    return CustomerInfo(
+        meter_number=meter.number,
+        utility=meter.utility.name.lower(),
+        name=customer.name if customer else "",
+        address=customer.address if customer else "",
+        can_vend=reason is None,
+        reason=reason,
+        fbe_due_tenths=fbe_due_tenths(
+            registered=meter.fbe_registered,
+            last_fbe_month=meter.last_fbe_month,
+            tariff=tariff,
+            today=today,
+        ),
+        min_amount=tariff.min_purchase,
+        max_amount=tariff.max_purchase,
+        language=customer.language if customer else "en",
+    )
+
+
+async def _price(core: Core, uow: UnitOfWork, meter: Meter, amount: int) -> Breakdown:
+    tariff = await _tariff(uow, meter)
+    today = core.now().astimezone(core.tz).date()
+    fbe = fbe_due_tenths(
+        registered=meter.fbe_registered,
+        last_fbe_month=meter.last_fbe_month,
+        tariff=tariff,
+        today=today,
+    )
+    return price_purchase(
+        PurchaseInput(
+            gross=amount,
+            tariff=tariff,
+            today=today,
+            month=meter.month,
+            month_tenths=meter.month_tenths,
+            charged_up_to=meter.charged_up_to,
+            charges_owing=meter.charges_owing,
+            debts=await uow.debts.for_meter(_id(meter)),
+            fbe_tenths=fbe,
+        )
+    )
+
+
+def _id(meter: Meter) -> int:
+    if meter.id is None:  # pragma: no cover - loaded meters have ids
+        raise ValueError("meter has no id")
+    return meter.id
+
+
+async def quote(core: Core, meter_number: str, amount: int) -> Breakdown:
+    """A trial vend: the full split for ``amount`` (minor units), nothing stored."""
+    async with core.uow() as uow:
+        meter = await find_meter(uow, meter_number)
+        ensure_active(meter)
+        return await _price(core, uow, meter, amount)
+
+
+@dataclass(frozen=True, slots=True)
+class _Mint:
+    kind: TokenKind
+    tenths: int
+    description: str
+
+
+def _mint(
+    core: Core, key: sts.DecoderKey, meter: Meter, now: datetime, wanted: list[_Mint]
+) -> tuple[IssuedToken, ...]:
+    tids = allocate_tids(meter, now, len(wanted))
+    tokens = []
+    for sequence, (want, tid) in enumerate(zip(wanted, tids, strict=True), start=1):
+        value = sts.TransferCredit.of(meter.utility, want.tenths, tid=tid, rnd=core.random_nibble())
+        tokens.append(
+            IssuedToken(
+                sequence=sequence,
+                kind=want.kind,
+                token=sts.encode(value, key),
+                tid=tid,
+                tenths=value.value_tenths,
+                description=want.description,
+            )
+        )
+    return tuple(tokens)
+
+
+def _units(tenths: int, meter: Meter) -> str:
+    unit = "kWh" if meter.utility == sts.Utility.ELECTRICITY else "units"
+    return f"{tenths // 10}.{tenths % 10} {unit}"
+
+
+async def _debit_vendor(
+    uow: UnitOfWork, ctx: RequestContext, meter: Meter, amount: int, now: datetime
+) -> tuple[int, int | None]:
+    """Take ``amount`` from the vendor's float; returns (commission, vendor id)."""
+    if ctx.vendor_code is None:
+        return 0, None
+    vendor = await uow.vendors.get_by_code(ctx.vendor_code, lock=True)
+    if vendor is None or vendor.id is None:
+        raise VendorFloatExhausted(f"vendor {ctx.vendor_code} is not registered")
+    if vendor.allowed_sgcs and meter.sgc not in vendor.allowed_sgcs:
+        raise KeyDataError(f"vendor {vendor.code} may not sell on supply group {meter.sgc}")
+    if vendor.balance + vendor.credit_limit < amount:
+        raise VendorFloatExhausted(
+            f"vendor {vendor.code} has {vendor.balance + vendor.credit_limit} available, "
+            f"the sale needs {amount}"
+        )
+    commission = int((vendor.commission * amount).to_integral_value())
+    vendor.balance -= amount - commission
+    await uow.vendors.update(vendor)
+    await uow.vendors.add_entry(
+        VendorEntry(
+            vendor_id=vendor.id,
+            at=now,
+            amount=-(amount - commission),
+            balance_after=vendor.balance,
+            kind="sale",
+        )
+    )
+    return commission, vendor.id
+
+
+def _receipt(breakdown: Breakdown) -> dict[str, object]:
+    data = breakdown.to_dict()
+    data["lines"] = [list(line) for line in breakdown.lines()]
+    data["step_text"] = [f"{s.tenths / 10:.1f} kWh @ {s.rate:.2f} c/kWh" for s in breakdown.steps]
+    return data
+
+
+async def vend_credit(
+    core: Core, ctx: RequestContext, meter_number: str, amount: int
+) -> VendResult:
+    """Sell ``amount`` (gross, minor units) of credit: one token, plus FBE when due."""
+    fp = fingerprint("vend_credit", meter=meter_number, amount=amount, vendor=ctx.vendor_code)
+    async with core.uow() as uow:
+        if not await uow.requests.claim(ctx.client_id, ctx.request_id, fp):
+            return await replay(uow, ctx, fp)
+        meter = await find_meter(uow, meter_number, lock=True)
+        ensure_active(meter)
+        now = core.now()
+        breakdown = await _price(core, uow, meter, amount)
+        commission, _ = await _debit_vendor(uow, ctx, meter, amount, now)
+        wanted = []
+        if breakdown.fbe_tenths:
+            wanted.append(_Mint(TokenKind.FREE_BASIC, breakdown.fbe_tenths, "free basic"))
+        wanted.append(_Mint(TokenKind.CREDIT, breakdown.credit_tenths, "credit"))
+        tokens = _mint(core, await core.decoder_key(meter), meter, now, wanted)
+        debts = await uow.debts.for_meter(_id(meter))
+        for debt in apply_debt_lines(debts, breakdown):
+            await uow.debts.update(debt)
+        record_purchase(meter, breakdown, now=now)
+        await uow.meters.update(meter)
+        return await _store(
+            uow,
+            ctx,
+            meter,
+            Vend(
+                client_id=ctx.client_id,
+                request_id=ctx.request_id,
+                kind=VendKind.CREDIT,
+                meter_id=_id(meter),
+                meter_number=meter.number,
+                channel=ctx.channel,
+                vendor_code=ctx.vendor_code,
+                operator=ctx.operator,
+                gross=amount,
+                commission=commission,
+                breakdown=_receipt(breakdown),
+                tariff_code=breakdown.tariff_code,
+                tariff_version=breakdown.tariff_version,
+                created_at=now,
+                tokens=tokens,
+            ),
+        )
+
+
+async def _store(uow: UnitOfWork, ctx: RequestContext, meter: Meter, vend: Vend) -> VendResult:
+    vend.id = await uow.vends.add(vend)
+    customer = await customer_of(uow, meter)
+    result = VendResult.of_vend(vend, customer_name=customer.name if customer else "")
+    await uow.requests.complete(ctx.client_id, ctx.request_id, result.to_json(), vend.id)
+    await uow.commit()
+    return result
+
+
+async def issue_free_basic(core: Core, ctx: RequestContext, meter_number: str) -> VendResult:
+    """Claim this month's Free Basic Electricity on its own (once per meter per month)."""
+    fp = fingerprint("issue_free_basic", meter=meter_number)
+    async with core.uow() as uow:
+        if not await uow.requests.claim(ctx.client_id, ctx.request_id, fp):
+            return await replay(uow, ctx, fp)
+        meter = await find_meter(uow, meter_number, lock=True)
+        ensure_active(meter)
+        tariff = await _tariff(uow, meter)
+        now = core.now()
+        today = now.astimezone(core.tz).date()
+        fbe = fbe_due_tenths(
+            registered=meter.fbe_registered,
+            last_fbe_month=meter.last_fbe_month,
+            tariff=tariff,
+            today=today,
+        )
+        if not fbe:
+            raise FreeBasicNotDue(
+                f"meter {meter.number} is not registered for free basic electricity"
+                if not meter.fbe_registered
+                else f"meter {meter.number} has had this month's free basic electricity"
+            )
+        breakdown = price_free_basic(
+            tariff=tariff,
+            today=today,
+            month=meter.month,
+            month_tenths=meter.month_tenths,
+            fbe_tenths=fbe,
+        )
+        wanted = [_Mint(TokenKind.FREE_BASIC, fbe, "free basic")]
+        tokens = _mint(core, await core.decoder_key(meter), meter, now, wanted)
+        record_purchase(meter, breakdown, now=now)
+        await uow.meters.update(meter)
+        return await _store(
+            uow,
+            ctx,
+            meter,
+            Vend(
+                client_id=ctx.client_id,
+                request_id=ctx.request_id,
+                kind=VendKind.FREE_BASIC,
+                meter_id=_id(meter),
+                meter_number=meter.number,
+                channel=ctx.channel,
+                vendor_code=ctx.vendor_code,
+                operator=ctx.operator,
+                gross=0,
+                breakdown=_receipt(breakdown),
+                tariff_code=tariff.code,
+                tariff_version=tariff.version,
+                created_at=now,
+                tokens=tokens,
+            ),
+        )
+
+
+async def reprint(core: Core, meter_number: str, *, limit: int = 5) -> list[VendResult]:
+    """The meter's last vends with their stored tokens, oldest first (enter in this order).
+
+    Never mints: the same tokens come back, marked as copies (``replayed``).
+    """
+    async with core.uow() as uow:
+        meter = await find_meter(uow, meter_number)
+        vends = await uow.vends.for_meter(_id(meter), limit=limit)
+        customer = await customer_of(uow, meter)
+    name = customer.name if customer else ""
+    return [VendResult.of_vend(v, customer_name=name, replayed=True) for v in reversed(vends)]
