@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from vending_core.domain.model import Customer, Debt, Meter, SupplyGroup, Tariff, Vendor
 from vending_core.domain.records import (
@@ -73,6 +73,12 @@ def _id(entity_id: int | None) -> int:
     return entity_id
 
 
+def _existing(table: dict[Any, Any], key: Any) -> Any:
+    if key not in table:
+        raise KeyError(f"no stored row {key!r} to update")
+    return key
+
+
 class _Repo:
     def __init__(self, tables: _Tables) -> None:
         self._t = tables
@@ -96,7 +102,7 @@ class _Meters(_Repo):
         return meter_id
 
     async def update(self, meter: Meter) -> None:
-        self._t.meters[_id(meter.id)] = _copy(meter)
+        self._t.meters[_existing(self._t.meters, _id(meter.id))] = _copy(meter)
 
     async def add_event(self, event: MeterEvent) -> None:
         self._t.meter_events.append(event)
@@ -114,12 +120,14 @@ class _Customers(_Repo):
         return _copy(found[0]) if found else None
 
     async def add(self, customer: Customer) -> int:
+        if any(c.account_number == customer.account_number for c in self._t.customers.values()):
+            raise ValueError(f"customer account {customer.account_number} exists")
         customer_id = self._t.new_id()
         self._t.customers[customer_id] = replace(_copy(customer), id=customer_id)
         return customer_id
 
     async def update(self, customer: Customer) -> None:
-        self._t.customers[_id(customer.id)] = _copy(customer)
+        self._t.customers[_existing(self._t.customers, _id(customer.id))] = _copy(customer)
 
 
 class _Tariffs(_Repo):
@@ -147,7 +155,7 @@ class _SupplyGroups(_Repo):
         self._t.supply_groups[group.sgc] = group
 
     async def update(self, group: SupplyGroup) -> None:
-        self._t.supply_groups[group.sgc] = group
+        self._t.supply_groups[_existing(self._t.supply_groups, group.sgc)] = group
 
 
 class _Debts(_Repo):
@@ -164,7 +172,7 @@ class _Debts(_Repo):
         return debt_id
 
     async def update(self, debt: Debt) -> None:
-        self._t.debts[_id(debt.id)] = _copy(debt)
+        self._t.debts[_existing(self._t.debts, _id(debt.id))] = _copy(debt)
 
 
 class _Vendors(_Repo):
@@ -180,7 +188,7 @@ class _Vendors(_Repo):
         return vendor_id
 
     async def update(self, vendor: Vendor) -> None:
-        self._t.vendors[_id(vendor.id)] = _copy(vendor)
+        self._t.vendors[_existing(self._t.vendors, _id(vendor.id))] = _copy(vendor)
 
     async def add_entry(self, entry: VendorEntry) -> None:
         self._t.vendor_entries.append(entry)
@@ -252,7 +260,7 @@ class _Maintenance(_Repo):
         return _copy(self._t.maintenance.get(request_id))
 
     async def update(self, request: MaintenanceRequest) -> None:
-        self._t.maintenance[_id(request.id)] = _copy(request)
+        self._t.maintenance[_existing(self._t.maintenance, _id(request.id))] = _copy(request)
 
 
 class MemoryUnitOfWork:

@@ -18,7 +18,7 @@ from vending_core.domain.errors import (
     VendingError,
     VendorFloatExhausted,
 )
-from vending_core.domain.model import Meter, Tariff
+from vending_core.domain.model import Debt, Meter, Tariff
 from vending_core.domain.pricing import (
     Breakdown,
     PurchaseInput,
@@ -83,7 +83,9 @@ async def confirm_customer(core: Core, meter_number: str) -> CustomerInfo:
     )
 
 
-async def _price(core: Core, uow: UnitOfWork, meter: Meter, amount: int) -> Breakdown:
+async def _price(
+    core: Core, uow: UnitOfWork, meter: Meter, amount: int, debts: list[Debt] | None = None
+) -> Breakdown:
     tariff = await _tariff(uow, meter)
     today = core.now().astimezone(core.tz).date()
     fbe = fbe_due_tenths(
@@ -101,7 +103,7 @@ async def _price(core: Core, uow: UnitOfWork, meter: Meter, amount: int) -> Brea
             month_tenths=meter.month_tenths,
             charged_up_to=meter.charged_up_to,
             charges_owing=meter.charges_owing,
-            debts=await uow.debts.for_meter(_id(meter)),
+            debts=await uow.debts.for_meter(_id(meter)) if debts is None else debts,
             fbe_tenths=fbe,
         )
     )
@@ -146,11 +148,6 @@ def _mint(
             )
         )
     return tuple(tokens)
-
-
-def _units(tenths: int, meter: Meter) -> str:
-    unit = "kWh" if meter.utility == sts.Utility.ELECTRICITY else "units"
-    return f"{tenths // 10}.{tenths % 10} {unit}"
 
 
 async def _debit_vendor(
@@ -202,14 +199,14 @@ async def vend_credit(
         meter = await find_meter(uow, meter_number, lock=True)
         ensure_active(meter)
         now = core.now()
-        breakdown = await _price(core, uow, meter, amount)
+        debts = await uow.debts.for_meter(_id(meter))
+        breakdown = await _price(core, uow, meter, amount, debts)
         commission, _ = await _debit_vendor(uow, ctx, meter, amount, now)
         wanted = []
         if breakdown.fbe_tenths:
             wanted.append(_Mint(TokenKind.FREE_BASIC, breakdown.fbe_tenths, "free basic"))
         wanted.append(_Mint(TokenKind.CREDIT, breakdown.credit_tenths, "credit"))
         tokens = _mint(core, await core.decoder_key(meter), meter, now, wanted)
-        debts = await uow.debts.for_meter(_id(meter))
         for debt in apply_debt_lines(debts, breakdown):
             await uow.debts.update(debt)
         record_purchase(meter, breakdown, now=now)

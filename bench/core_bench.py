@@ -1,0 +1,190 @@
+"""Completed vends per second through the service layer, on SQLite and PostgreSQL.
+
+For each database: a fresh schema with one supply group and 500 meters, then
+``vend_credit`` calls for a fixed time, first one at a time, then from 32 concurrent
+tasks (each on its own meter, as real traffic spreads over meters). Prints vends per
+second and where a vend's time goes: token generation (TID, amount, STA encryption)
+and pricing, both measured in this run on their own, and the database and
+orchestration that make up the rest. PostgreSQL is used when reachable on
+127.0.0.1:5432 (set VENDGATE_BENCH_POSTGRES_URL to override); a temporary database is
+created and dropped.
+
+Run with ``make bench`` or ``.venv/bin/python bench/core_bench.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import sts
+from vending_core.adapters.compose import sql_core
+from vending_core.adapters.db import create_engine
+from vending_core.domain.model import Block, Customer, Meter, SupplyGroup, Tariff
+from vending_core.domain.pricing import PurchaseInput, price_purchase
+from vending_core.domain.tids import allocate_tids
+from vending_core.service.core import Core, RequestContext, key_ref_for
+from vending_core.service.vending import vend_credit
+
+SECONDS = 3.0
+CONCURRENCY = 32
+METERS = 500
+TARGETS = {"SQLite": 500, "PostgreSQL": 300}
+KEK = secrets.token_bytes(32)
+VENDING_KEY = bytes.fromhex("ABABABABABABABAB949494949494949401234567")
+SGC = "201457"
+TARIFF = Tariff(
+    code="FLAT",
+    version=1,
+    name="Flat",
+    utility=sts.Utility.ELECTRICITY,
+    blocks=(Block(up_to_tenths=None, rate=Decimal(200)),),
+    max_purchase=10_000_000,
+)
+
+
+def _drn(n: int) -> str:
+    base = f"{n:010d}"
+    return base + str(sts.identifiers.luhn_digit(base))
+
+
+async def _seed(core: Core) -> list[str]:
+    await core.keys.store(key_ref_for(SGC, 1), VENDING_KEY)
+    numbers = [_drn(n) for n in range(1, METERS + 1)]
+    async with core.uow() as uow:
+        await uow.supply_groups.add(
+            SupplyGroup(
+                sgc=SGC,
+                name="bench",
+                key_ref=key_ref_for(SGC, 1),
+                dkga=4,
+                key_revision=1,
+                base_date=2014,
+            )
+        )
+        await uow.tariffs.add(TARIFF)
+        customer = await uow.customers.add(Customer(account_number="B-1", name="Bench"))
+        for number in numbers:
+            await uow.meters.add(
+                Meter(
+                    number=number,
+                    pan=sts.Pan.parse(number).digits,
+                    sgc=SGC,
+                    ti=1,
+                    krn=1,
+                    tariff_code="FLAT",
+                    customer_id=customer,
+                )
+            )
+        await uow.commit()
+    return numbers
+
+
+async def _run(core: Core, numbers: list[str], tasks: int, label: str) -> float:
+    deadline = time.perf_counter() + SECONDS
+    done = 0
+
+    async def worker(index: int) -> None:
+        nonlocal done
+        n = 0
+        while time.perf_counter() < deadline:
+            meter = numbers[(index + tasks * n) % len(numbers)]
+            ctx = RequestContext(client_id="bench", request_id=f"{label}-{index}-{n}", channel="b")
+            await vend_credit(core, ctx, meter, 10_000)
+            n += 1
+            done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(tasks)))
+    return done / (time.perf_counter() - start)
+
+
+def _token_and_pricing_cost() -> tuple[float, float]:
+    """Seconds per vend spent minting one token and pricing one purchase, measured alone."""
+    key = sts.DecoderKey(bytes(8))
+    meter = Meter(number="x", pan="600727000000000009", sgc=SGC, ti=1, krn=1, tariff_code="F")
+    now = datetime.now(UTC)
+    rounds = 20_000
+    start = time.perf_counter()
+    for _ in range(rounds):
+        (tid,) = allocate_tids(meter, now, 1)
+        sts.encode(sts.TransferCredit.of(sts.Utility.ELECTRICITY, 434, tid=tid, rnd=5), key)
+    token = (time.perf_counter() - start) / rounds
+    purchase = PurchaseInput(
+        gross=10_000,
+        tariff=TARIFF,
+        today=now.date(),
+        month=None,
+        month_tenths=0,
+        charged_up_to=None,
+    )
+    start = time.perf_counter()
+    for _ in range(rounds):
+        price_purchase(purchase)
+    return token, (time.perf_counter() - start) / rounds
+
+
+async def _bench(name: str, url: str) -> None:
+    async with sql_core(url, KEK, migrate=True, pool_size=CONCURRENCY) as core:
+        numbers = await _seed(core)
+        sequential = await _run(core, numbers, 1, "seq")
+        concurrent = await _run(core, numbers, CONCURRENCY, "par")
+    token, pricing = _token_and_pricing_cost()
+    per_vend = 1 / sequential
+    print(
+        f"{name}: {sequential:8.0f} vends/s sequential, {concurrent:8.0f} vends/s with "
+        f"{CONCURRENCY} concurrent tasks (target {TARGETS[name]}/s: "
+        f"{'met' if max(sequential, concurrent) >= TARGETS[name] else 'NOT met'})"
+    )
+    print(
+        f"  one sequential vend {per_vend * 1e3:.2f} ms: token generation "
+        f"{token / per_vend:5.1%}, pricing {pricing / per_vend:5.1%}, database and "
+        f"orchestration {1 - (token + pricing) / per_vend:5.1%}"
+    )
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("VENDGATE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+    except OSError:
+        return None
+    return url
+
+
+async def _with_postgres_database(server: str) -> None:
+    name = f"vendgate_bench_{os.getpid()}"
+    admin = create_engine(f"{server}/postgres", pool_size=1)
+    try:
+        async with admin.connect() as connection:
+            auto = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        await _bench("PostgreSQL", f"{server}/{name}")
+    finally:
+        async with admin.connect() as connection:
+            auto = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.dispose()
+
+
+async def main() -> None:
+    """Run the benchmark on SQLite, then on PostgreSQL when reachable."""
+    print(f"{SECONDS:.0f} s per run, {METERS} meters, {os.cpu_count()} cpus")
+    with tempfile.TemporaryDirectory() as folder:
+        await _bench("SQLite", f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}")
+    server = _postgres_url()
+    if server is None:
+        print("PostgreSQL: not reachable on 127.0.0.1:5432, skipped")
+    else:
+        await _with_postgres_database(server)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

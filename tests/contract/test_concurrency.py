@@ -1,0 +1,129 @@
+"""Contract of the concurrency rules in ``vending_core.service.ports`` (its docstring).
+
+Run against every implementation: the in-memory twin and SQLite serialise whole units of work
+(a process-wide lock; ``BEGIN IMMEDIATE``), PostgreSQL serialises on the row (``FOR UPDATE``;
+the unique key under ``INSERT ... ON CONFLICT DO NOTHING``). Either way the second unit of work
+waits, and then sees what the first committed. On PostgreSQL the tests also check that the
+second one got as far as the statement that waits (its transaction had begun).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import pytest
+
+from vending_core.domain.model import Vendor
+from vending_core.service import ports
+
+
+class Backend(Protocol):
+    """What the ``backend`` fixture gives (tests/contract/conftest.py)."""
+
+    name: str
+    new_uow: Callable[[], ports.UnitOfWork]
+
+
+AddMeter = Callable[..., Awaitable[int]]
+BLOCKED_FOR_S = 0.3  # how long the second unit of work must be seen waiting
+TIMEOUT_S = 20
+
+
+class Second:
+    """A second unit of work run as a task; ``entered`` is set once its transaction began."""
+
+    def __init__(self, backend: Backend, work: Callable[[ports.UnitOfWork], Awaitable[object]]):
+        self.entered = asyncio.Event()
+        self._backend = backend
+        self._work = work
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> object:
+        async with self._backend.new_uow() as uow:
+            self.entered.set()
+            result = await self._work(uow)
+            await uow.commit()
+            return result
+
+    async def assert_waiting(self) -> None:
+        """The task has not finished; on PostgreSQL it waits inside its transaction."""
+        await asyncio.sleep(BLOCKED_FOR_S)
+        assert not self.task.done()
+        if self._backend.name == "postgres":
+            assert self.entered.is_set()
+
+    async def result(self) -> object:
+        """What the second unit of work returned, once the first has finished."""
+        return await asyncio.wait_for(self.task, TIMEOUT_S)
+
+
+async def _claim(uow: ports.UnitOfWork) -> bool:
+    return await uow.requests.claim("client", "msg-1", "fingerprint")
+
+
+@pytest.mark.parametrize(("first_commits", "second_wins"), [(True, False), (False, True)])
+async def test_duplicate_claim_waits_for_the_first_claimer(
+    backend: Backend, first_commits: bool, second_wins: bool
+) -> None:
+    """A concurrent claim of one key waits; False once the first commits, True if it rolls back.
+
+    It never fails with an error: the second transaction stays usable either way.
+    """
+    async with backend.new_uow() as first:
+        assert await _claim(first) is True
+        second = Second(backend, _claim)
+        await second.assert_waiting()
+        if first_commits:
+            await first.commit()
+    assert await second.result() is second_wins
+    async with backend.new_uow() as uow:
+        assert await uow.requests.get("client", "msg-1") is not None
+
+
+async def test_meter_lock_blocks_a_second_locker_until_commit(
+    backend: Backend, add_meter: AddMeter
+) -> None:
+    """While one unit of work holds a meter (lock=True), another locker waits, then sees its write.
+
+    This is what keeps TID allocation one vend at a time per meter: no lost update.
+    """
+    async with backend.new_uow() as uow:
+        meter_id = await add_meter(uow)
+        await uow.commit()
+
+    async def next_tid(uow: ports.UnitOfWork) -> int:
+        meter = await uow.meters.get(meter_id, lock=True)
+        assert meter is not None
+        meter.last_tid = (meter.last_tid or 0) + 1
+        await uow.meters.update(meter)
+        return meter.last_tid
+
+    async with backend.new_uow() as first:
+        first_tid = await next_tid(first)
+        second = Second(backend, next_tid)
+        await second.assert_waiting()
+        await first.commit()
+    assert await second.result() == first_tid + 1
+
+
+async def test_vendor_lock_blocks_a_second_locker_until_commit(backend: Backend) -> None:
+    """get_by_code(lock=True) serialises sales against one vendor's float: no lost update."""
+    async with backend.new_uow() as uow:
+        await uow.vendors.add(Vendor(code="BANK1", name="Bank", channel="api", balance=1000))
+        await uow.commit()
+
+    async def sell(uow: ports.UnitOfWork) -> int:
+        vendor = await uow.vendors.get_by_code("BANK1", lock=True)
+        assert vendor is not None
+        vendor.balance -= 100
+        await uow.vendors.update(vendor)
+        return vendor.balance
+
+    async with backend.new_uow() as first:
+        assert await sell(first) == 900
+        second = Second(backend, sell)
+        await second.assert_waiting()
+        await first.commit()
+    assert await second.result() == 800

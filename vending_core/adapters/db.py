@@ -1,0 +1,116 @@
+"""Async engines for the embedded default (SQLite via aiosqlite) and PostgreSQL (asyncpg).
+
+:func:`create_engine` is the one place engines are configured; the composition root calls it
+with ``settings.database_url`` and disposes the engine on shutdown.
+
+SQLite
+    WAL journal (readers do not block the writer), ``busy_timeout`` of 30 s, foreign keys on,
+    and every transaction opens with ``BEGIN IMMEDIATE``: a unit of work takes the write lock
+    up front, so concurrent writers queue on the busy timeout instead of failing halfway with
+    "database is locked" when a read transaction tries to upgrade. This is SQLAlchemy's
+    documented recipe for sqlite3/aiosqlite: the driver's own BEGIN is switched off
+    (``isolation_level = None`` on connect) and the engine's ``begin`` event emits ours. A
+    connection with the execution option ``{SQLITE_BEGIN: "DEFERRED"}`` opens a plain read
+    transaction instead (the key store reads keys that way while a unit of work holds the lock).
+    In-memory databases are refused: every pooled connection would see its own database.
+
+PostgreSQL
+    asyncpg at READ COMMITTED, a pool of ``pool_size`` connections (plus as many overflow), the
+    session time zone UTC. ``postgresql://`` URLs are given the asyncpg driver.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+__all__ = ["SQLITE_BEGIN", "SQLITE_BUSY_TIMEOUT_MS", "create_engine", "normalise_url"]
+
+#: Execution option naming how a SQLite transaction begins: "IMMEDIATE" (default) or "DEFERRED".
+SQLITE_BEGIN: Final = "vendgate_sqlite_begin"
+SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
+_BEGIN_MODES: Final = frozenset({"IMMEDIATE", "DEFERRED"})
+_POOL_RECYCLE_S: Final = 1800
+_PG_COMMAND_TIMEOUT_S: Final = 60
+
+
+def normalise_url(url: str) -> URL:
+    """Parse ``url`` and pick the async driver (aiosqlite, asyncpg) when none is named.
+
+    Raises:
+        ValueError: Not SQLite or PostgreSQL, another driver, or an in-memory SQLite database.
+    """
+    parsed = make_url(url)
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    wanted = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}.get(backend)
+    if wanted is None:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    if "+" not in parsed.drivername:
+        parsed = parsed.set(drivername=f"{backend}+{wanted}")
+    elif driver != wanted:
+        raise ValueError(f"database driver {driver!r} is not async: use {backend}+{wanted}")
+    if backend == "sqlite" and (
+        parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+    ):
+        raise ValueError("in-memory SQLite is not supported: give a file path")
+    return parsed
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """Create the async engine for ``url`` (see the module docstring for the settings).
+
+    Args:
+        url: SQLAlchemy URL, e.g. ``sqlite+aiosqlite:///vendgate.sqlite3`` or
+            ``postgresql://user@host/db``.
+        pool_size: Connections kept open (PostgreSQL; SQLite keeps SQLAlchemy's default).
+        echo: Log every SQL statement (development only: statements carry no key material,
+            but parameters may hold tokens).
+
+    Raises:
+        ValueError: An unsupported URL (see :func:`normalise_url`).
+    """
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, echo=echo)
+    return create_async_engine(
+        parsed,
+        echo=echo,
+        isolation_level="READ COMMITTED",
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=_POOL_RECYCLE_S,
+        connect_args={
+            "command_timeout": _PG_COMMAND_TIMEOUT_S,
+            "server_settings": {"timezone": "UTC", "application_name": "vendgate"},
+        },
+    )
+
+
+def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
+    engine = create_async_engine(url, echo=echo)
+    event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Switch off the driver's own BEGIN and set the connection's pragmas."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    """Open the transaction with ``BEGIN IMMEDIATE`` (or the mode set in SQLITE_BEGIN)."""
+    mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+    if mode not in _BEGIN_MODES:
+        raise ValueError(f"{SQLITE_BEGIN} must be one of {sorted(_BEGIN_MODES)}, got {mode!r}")
+    connection.exec_driver_sql(f"BEGIN {mode}")

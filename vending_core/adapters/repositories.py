@@ -1,0 +1,248 @@
+"""SQL repositories of master data: meters, customers, tariffs, groups, debts, vendors, faults.
+
+Each works on the :class:`~sqlalchemy.ext.asyncio.AsyncConnection` of its unit of work
+(:class:`vending_core.adapters.sql.SqlUnitOfWork`), inside that unit of work's transaction.
+``lock=True`` adds ``FOR UPDATE`` (PostgreSQL; SQLite renders nothing, its ``BEGIN
+IMMEDIATE`` already serialises writers). The ledger (vends, idempotency keys) is in
+:mod:`vending_core.adapters.ledger`; shared plumbing in :mod:`vending_core.adapters.sqlbase`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, insert, or_, select, update
+
+from vending_core.adapters import rows as r
+from vending_core.adapters import tables as t
+from vending_core.adapters.sqlbase import (
+    Repository,
+    by_id,
+    key_clause,
+    locked,
+    select_where,
+    stored_id,
+)
+from vending_core.domain.model import Customer, Debt, Meter, SupplyGroup, Tariff, Vendor
+from vending_core.domain.records import MaintenanceRequest, MeterEvent, VendorEntry
+
+__all__ = [
+    "SqlCustomerRepository",
+    "SqlDebtRepository",
+    "SqlMaintenanceRepository",
+    "SqlMeterRepository",
+    "SqlSupplyGroupRepository",
+    "SqlTariffRepository",
+    "SqlVendorRepository",
+]
+
+_METER_INSERT, _METER_BY_ID, _METER_UPDATE = by_id(t.meters)
+_METER_BY_NUMBER = select(t.meters).where(
+    or_(t.meters.c.number == bindparam("k_number"), t.meters.c.pan == bindparam("k_number"))
+)
+_METER_BY_ID_LOCKED = locked(_METER_BY_ID)
+_METER_BY_NUMBER_LOCKED = locked(_METER_BY_NUMBER)
+_EVENT_INSERT = insert(t.meter_events)
+_EVENTS = select_where(t.meter_events, "meter_id").order_by(t.meter_events.c.id)
+
+
+class SqlMeterRepository(Repository):
+    """Meters and their events."""
+
+    __slots__ = ()
+
+    async def get(self, meter_id: int, *, lock: bool = False) -> Meter | None:
+        """The meter with that id (locked until the unit of work ends if ``lock``)."""
+        query = _METER_BY_ID_LOCKED if lock else _METER_BY_ID
+        row = await self._first(query, k_id=meter_id)
+        return None if row is None else r.from_row(Meter, row)
+
+    async def get_by_number(self, number: str, *, lock: bool = False) -> Meter | None:
+        """Find by printed number (DRN) or by 18-digit PAN; a number match wins."""
+        query = _METER_BY_NUMBER_LOCKED if lock else _METER_BY_NUMBER
+        found = sorted(
+            await self._all(query, k_number=number), key=lambda row: row["number"] != number
+        )
+        return r.from_row(Meter, found[0]) if found else None
+
+    async def add(self, meter: Meter) -> int:
+        """Store a new meter; returns its id."""
+        return await self._insert_id(_METER_INSERT, r.to_row(meter))
+
+    async def update(self, meter: Meter) -> None:
+        """Store every field of a stored meter."""
+        params = r.to_row(meter) | {"k_id": stored_id(meter.id, "meter")}
+        await self._update(_METER_UPDATE, params, "meter")
+
+    async def add_event(self, event: MeterEvent) -> None:
+        """Append an event to the meter's history."""
+        await self._execute(_EVENT_INSERT, r.to_row(event, skip=()))
+
+    async def events(self, meter_id: int) -> list[MeterEvent]:
+        """The meter's events, oldest first."""
+        return [
+            r.from_row(MeterEvent, row) for row in await self._all(_EVENTS, k_meter_id=meter_id)
+        ]
+
+
+_CUSTOMER_INSERT, _CUSTOMER_BY_ID, _CUSTOMER_UPDATE = by_id(t.customers)
+_CUSTOMER_BY_ACCOUNT = select_where(t.customers, "account_number")
+
+
+class SqlCustomerRepository(Repository):
+    """Customer accounts."""
+
+    __slots__ = ()
+
+    async def get(self, customer_id: int) -> Customer | None:
+        """The customer with that id."""
+        row = await self._first(_CUSTOMER_BY_ID, k_id=customer_id)
+        return None if row is None else r.from_row(Customer, row)
+
+    async def get_by_account(self, account_number: str) -> Customer | None:
+        """The customer with that account number."""
+        row = await self._first(_CUSTOMER_BY_ACCOUNT, k_account_number=account_number)
+        return None if row is None else r.from_row(Customer, row)
+
+    async def add(self, customer: Customer) -> int:
+        """Store a new customer; returns its id."""
+        return await self._insert_id(_CUSTOMER_INSERT, r.to_row(customer))
+
+    async def update(self, customer: Customer) -> None:
+        """Store every field of a stored customer."""
+        params = r.to_row(customer) | {"k_id": stored_id(customer.id, "customer")}
+        await self._update(_CUSTOMER_UPDATE, params, "customer")
+
+
+_TARIFF_INSERT = insert(t.tariffs)
+_TARIFF_CURRENT = select_where(t.tariffs, "code").order_by(t.tariffs.c.version.desc()).limit(1)
+_TARIFF_VERSION = select_where(t.tariffs, "code", "version")
+
+
+class SqlTariffRepository(Repository):
+    """Tariff versions."""
+
+    __slots__ = ()
+
+    async def current(self, code: str) -> Tariff | None:
+        """The newest version of the tariff."""
+        row = await self._first(_TARIFF_CURRENT, k_code=code)
+        return None if row is None else r.tariff_from_row(row)
+
+    async def version(self, code: str, version: int) -> Tariff | None:
+        """One version of the tariff."""
+        row = await self._first(_TARIFF_VERSION, k_code=code, k_version=version)
+        return None if row is None else r.tariff_from_row(row)
+
+    async def add(self, tariff: Tariff) -> None:
+        """Store a new version (an existing code and version is refused)."""
+        await self._execute(_TARIFF_INSERT, r.tariff_to_row(tariff))
+
+
+_GROUP_INSERT = insert(t.supply_groups)
+_GROUP_BY_SGC = select_where(t.supply_groups, "sgc")
+_GROUP_UPDATE = update(t.supply_groups).where(key_clause(t.supply_groups, "sgc"))
+
+
+class SqlSupplyGroupRepository(Repository):
+    """Supply groups by SGC."""
+
+    __slots__ = ()
+
+    async def get(self, sgc: str) -> SupplyGroup | None:
+        """The supply group with that SGC."""
+        row = await self._first(_GROUP_BY_SGC, k_sgc=sgc)
+        return None if row is None else r.from_row(SupplyGroup, row)
+
+    async def add(self, group: SupplyGroup) -> None:
+        """Store a new supply group."""
+        await self._execute(_GROUP_INSERT, r.to_row(group, skip=()))
+
+    async def update(self, group: SupplyGroup) -> None:
+        """Store every field of a stored supply group."""
+        params = r.to_row(group, skip=("sgc",)) | {"k_sgc": group.sgc}
+        await self._update(_GROUP_UPDATE, params, "supply group")
+
+
+_DEBT_INSERT, _, _DEBT_UPDATE = by_id(t.debts)
+_DEBTS_OUTSTANDING = (
+    select_where(t.debts, "meter_id").where(t.debts.c.outstanding > 0).order_by(t.debts.c.id)
+)
+
+
+class SqlDebtRepository(Repository):
+    """Debts of meters."""
+
+    __slots__ = ()
+
+    async def for_meter(self, meter_id: int) -> list[Debt]:
+        """Debts with something outstanding, oldest first."""
+        found = await self._all(_DEBTS_OUTSTANDING, k_meter_id=meter_id)
+        return [r.from_row(Debt, row) for row in found]
+
+    async def add(self, debt: Debt) -> int:
+        """Store a new debt; returns its id."""
+        return await self._insert_id(_DEBT_INSERT, r.to_row(debt))
+
+    async def update(self, debt: Debt) -> None:
+        """Store every field of a stored debt."""
+        params = r.to_row(debt) | {"k_id": stored_id(debt.id, "debt")}
+        await self._update(_DEBT_UPDATE, params, "debt")
+
+
+_VENDOR_INSERT, _, _VENDOR_UPDATE = by_id(t.vendors)
+_VENDOR_BY_CODE = select_where(t.vendors, "code")
+_VENDOR_BY_CODE_LOCKED = locked(_VENDOR_BY_CODE)
+_ENTRY_INSERT = insert(t.vendor_entries)
+_ENTRIES = select_where(t.vendor_entries, "vendor_id").order_by(t.vendor_entries.c.id)
+
+
+class SqlVendorRepository(Repository):
+    """Vendors and their float ledger."""
+
+    __slots__ = ()
+
+    async def get_by_code(self, code: str, *, lock: bool = False) -> Vendor | None:
+        """The vendor with that code (locked until the unit of work ends if ``lock``)."""
+        query = _VENDOR_BY_CODE_LOCKED if lock else _VENDOR_BY_CODE
+        row = await self._first(query, k_code=code)
+        return None if row is None else r.from_row(Vendor, row)
+
+    async def add(self, vendor: Vendor) -> int:
+        """Store a new vendor; returns its id."""
+        return await self._insert_id(_VENDOR_INSERT, r.to_row(vendor))
+
+    async def update(self, vendor: Vendor) -> None:
+        """Store every field of a stored vendor."""
+        params = r.to_row(vendor) | {"k_id": stored_id(vendor.id, "vendor")}
+        await self._update(_VENDOR_UPDATE, params, "vendor")
+
+    async def add_entry(self, entry: VendorEntry) -> None:
+        """Append a movement to the vendor's ledger."""
+        await self._execute(_ENTRY_INSERT, r.to_row(entry, skip=()))
+
+    async def entries(self, vendor_id: int) -> list[VendorEntry]:
+        """The vendor's ledger, oldest first."""
+        found = await self._all(_ENTRIES, k_vendor_id=vendor_id)
+        return [r.from_row(VendorEntry, row) for row in found]
+
+
+_MAINTENANCE_INSERT, _MAINTENANCE_BY_ID, _MAINTENANCE_UPDATE = by_id(t.maintenance_requests)
+
+
+class SqlMaintenanceRepository(Repository):
+    """Maintenance requests."""
+
+    __slots__ = ()
+
+    async def add(self, request: MaintenanceRequest) -> int:
+        """Store a new request; returns its id."""
+        return await self._insert_id(_MAINTENANCE_INSERT, r.to_row(request))
+
+    async def get(self, request_id: int) -> MaintenanceRequest | None:
+        """The request with that id."""
+        row = await self._first(_MAINTENANCE_BY_ID, k_id=request_id)
+        return None if row is None else r.from_row(MaintenanceRequest, row)
+
+    async def update(self, request: MaintenanceRequest) -> None:
+        """Store every field of a stored request."""
+        params = r.to_row(request) | {"k_id": stored_id(request.id, "maintenance request")}
+        await self._update(_MAINTENANCE_UPDATE, params, "maintenance request")
