@@ -4,11 +4,15 @@ Subcommands:
 
 * ``vendgate sts ...`` hands every argument after ``sts`` unchanged to the STS codec's own
   command line (``python -m sts``), options and ``--help`` included.
-* ``vendgate demo`` runs the codec demo (``python -m sts demo``): it issues a token for a
-  demo meter and enters it into the reference meter model.
+* ``vendgate demo`` sells to two demo meters through the vending core on the configured
+  database (SQLite file ``vendgate.sqlite3`` by default) and enters every token into the
+  STS reference meter.
+* ``vendgate demo-data`` loads the demo utility; ``vendgate vend METER AMOUNT`` sells;
+  ``vendgate db upgrade`` migrates the database (see :mod:`gateway.vending_commands`).
 
-The codec's CLI is imported only when one of these runs, so ``vendgate --help`` and
-``vendgate --version`` work without it.
+Configuration comes from ``VENDGATE_*`` environment variables (:mod:`config.settings`).
+The codec's CLI and the vending core are imported only when a command needs them, so
+``vendgate --help`` and ``vendgate --version`` work without them.
 """
 
 from __future__ import annotations
@@ -52,9 +56,36 @@ def _build_parser() -> argparse.ArgumentParser:
     sts.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the codec's CLI")
     commands.add_parser(
         "demo",
-        help="issue an STS token for a demo meter and enter it into the reference meter model",
-        description="Issue an STS token for a demo meter and enter it into the reference"
-        " meter model (the same as 'python -m sts demo').",
+        help="sell to demo meters through the vending core and check the tokens on the"
+        " reference meter",
+        description="Load the demo utility into the configured database (SQLite by default),"
+        " sell R100.00 to a DKGA02/EA07 and a DKGA04/EA11 meter, enter each token into the STS"
+        " reference meter, and replay a request to show it returns the same token.",
+    )
+    commands.add_parser(
+        "demo-data",
+        help="load the demo utility (test keys, tariffs, twelve meters) and list its meters",
+        description="Migrate the configured database and load the demo utility once. Its"
+        " vending keys are the public STS test keys: never use them in production.",
+    )
+    vend = commands.add_parser(
+        "vend",
+        help="sell credit to a meter and print the receipt",
+        description="Sell AMOUNT (in currency units, e.g. 100 or 99.50) of credit to METER"
+        " through the vending core, and print the receipt with the token(s).",
+        epilog="example: vendgate vend 00000000026 50",
+    )
+    vend.add_argument("meter", help="meter number (11 or 13 digits, or the 18-digit PAN)")
+    vend.add_argument("amount", help="amount in currency units, at most 2 decimals")
+    vend.add_argument(
+        "--request-id", help="idempotency key: the same id returns the same sale (default: new)"
+    )
+    db = commands.add_parser("db", help="database maintenance", description="Database tools.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser(
+        "upgrade",
+        help="migrate the database to the newest schema",
+        description="Run the Alembic migrations on VENDGATE_DATABASE_URL.",
     )
     return parser
 
@@ -75,8 +106,39 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The process exit status.
     """
-    namespace = _build_parser().parse_args(argv)
-    if namespace.command == "demo":
-        return _run_sts(["demo"])
-    args: list[str] = namespace.args
-    return _run_sts(args)
+    parser = _build_parser()
+    namespace = parser.parse_args(argv)
+    if namespace.command == "sts":
+        args: list[str] = namespace.args
+        return _run_sts(args)
+    return _run_vending(parser, namespace)
+
+
+def _run_vending(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> int:
+    """Run a command that needs the settings and the vending core."""
+    import asyncio  # noqa: PLC0415 - lazy: --help and sts commands need none of this
+    import os  # noqa: PLC0415
+
+    from config.settings import ConfigError, Settings  # noqa: PLC0415
+    from gateway import vending_commands as commands  # noqa: PLC0415
+
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        parser.exit(2, f"vendgate: configuration error: {exc}\n")
+    match namespace.command:
+        case "demo":
+            asyncio.run(commands.demo(settings))
+        case "demo-data":
+            asyncio.run(commands.demo_data(settings))
+        case "db":
+            asyncio.run(commands.db_upgrade(settings))
+        case "vend":
+            try:
+                amount = commands.parse_amount(namespace.amount)
+            except ValueError as exc:
+                parser.exit(2, f"vendgate: {exc}\n")
+            return asyncio.run(
+                commands.vend(settings, namespace.meter, amount, namespace.request_id)
+            )
+    return 0
