@@ -1,14 +1,28 @@
-"""Fixtures: a vending core on the in-memory adapters, seeded with one meter."""
+"""Fixtures: a vending core seeded with one meter, on every backend.
+
+The service suite runs three times: on the in-memory twin, on SQLite (a fresh migrated
+file per test) and on PostgreSQL (the session's migrated database, emptied per test;
+skipped without a server, a failure in CI).
+"""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.core_world import Clock, World, seed
+from vending_core.adapters.db import create_engine
+from vending_core.adapters.keystore import EncryptedKeyStore
 from vending_core.adapters.memory import MemoryKeyStore, memory_uow_factory
+from vending_core.adapters.sql import sql_uow_factory
+from vending_core.adapters.tables import metadata
 from vending_core.service.core import Core, RequestContext
+
+KEK = secrets.token_bytes(32)
 
 
 @pytest.fixture
@@ -17,12 +31,46 @@ def clock() -> Clock:
     return Clock(datetime(2026, 3, 10, 9, 30, tzinfo=UTC))
 
 
+async def _sql_core(engine: AsyncEngine, url: str, clock: Clock) -> AsyncIterator[Core]:
+    key_engine = create_engine(url, pool_size=2)
+    try:
+        yield Core(
+            uow=sql_uow_factory(engine),
+            keys=EncryptedKeyStore(key_engine, KEK),
+            clock=clock,
+            random_nibble=lambda: 5,
+        )
+    finally:
+        await key_engine.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def backend_url(request: pytest.FixtureRequest) -> str | None:
+    """None for the memory twin, else the URL of a fresh migrated database of that kind."""
+    if request.param == "memory":
+        return None
+    fixture = "sqlite_url" if request.param == "sqlite" else "migrated_postgres_url"
+    return str(request.getfixturevalue(fixture))
+
+
 @pytest.fixture
-def core(clock: Clock) -> Core:
-    """A core on fresh in-memory adapters with a deterministic random nibble."""
-    return Core(
-        uow=memory_uow_factory(), keys=MemoryKeyStore(), clock=clock, random_nibble=lambda: 5
-    )
+async def core(backend_url: str | None, clock: Clock) -> AsyncIterator[Core]:
+    """A core with a deterministic random nibble, on each backend in turn."""
+    if backend_url is None:
+        yield Core(
+            uow=memory_uow_factory(), keys=MemoryKeyStore(), clock=clock, random_nibble=lambda: 5
+        )
+        return
+    engine = create_engine(backend_url, pool_size=8)
+    try:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(table.name for table in metadata.sorted_tables)
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        async for core in _sql_core(engine, backend_url, clock):
+            yield core
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
