@@ -1,0 +1,1 @@
+"""Screen texts, one module per language; every module has the same keys and placeholders."""
