@@ -9,9 +9,12 @@ Modules:
     menus      the Vendgate menu (``MENU``, ``build_engine()``); flows, menu_kit its parts
     texts      screen texts in en/fr/sw/ar (``catalog/``); charset: GSM-7/UCS-2 budgets
     session    ``SessionState`` (JSON), the ``SessionStore`` port, ``MemorySessionStore``
+    redis_store ``RedisSessionStore``: the Redis twin (sessions under SET PX, lease locks)
 
 Exceptions::
 
     CodecError (ValueError)   a provider request that cannot be read -> answer 4xx
     EngineError               the caller broke the step/resume protocol (a bug)
+    SessionBusy (TimeoutError) the session's lock was not free in time (Redis store)
+    SessionLockLost           a hop outlived its lock lease (Redis store)
 """
