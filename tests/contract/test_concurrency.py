@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Protocol
 
 import pytest
 
-from vending_core.domain.model import Vendor
+from vending_core.domain.model import Debt, DebtMode, Vendor
 from vending_core.service import ports
 
 
@@ -106,6 +107,47 @@ async def test_meter_lock_blocks_a_second_locker_until_commit(
         await second.assert_waiting()
         await first.commit()
     assert await second.result() == first_tid + 1
+
+
+async def test_meter_detail_lock_waits_and_then_sees_the_first_sale(
+    backend: Backend, add_meter: AddMeter
+) -> None:
+    """get_detail(lock=True) waits like get(lock=True), then reads meter and debts as committed.
+
+    The debts matter on PostgreSQL: a statement that waited for the row lock sees other
+    tables as they were when it began, so they must be read after the lock (no debt is
+    recovered twice, no TID reused).
+    """
+    async with backend.new_uow() as uow:
+        meter_id = await add_meter(uow)
+        await uow.debts.add(
+            Debt(
+                meter_id=meter_id,
+                description="arrears",
+                outstanding=1000,
+                mode=DebtMode.FIXED,
+                value=Decimal(400),
+            )
+        )
+        await uow.commit()
+
+    async def sell(uow: ports.UnitOfWork) -> tuple[int, int]:
+        detail = await uow.meters.get_detail("04040404040", lock=True)
+        assert detail is not None
+        (debt,) = detail.debts
+        debt.outstanding -= 400
+        await uow.debts.update(debt)
+        detail.meter.last_tid = (detail.meter.last_tid or 0) + 1
+        await uow.meters.update(detail.meter)
+        return detail.meter.last_tid, debt.outstanding
+
+    async with backend.new_uow() as first:
+        first_tid, first_left = await sell(first)
+        second = Second(backend, sell)
+        await second.assert_waiting()
+        await first.commit()
+    assert first_left == 600
+    assert await second.result() == (first_tid + 1, 200)
 
 
 async def test_vendor_lock_blocks_a_second_locker_until_commit(backend: Backend) -> None:

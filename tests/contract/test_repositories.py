@@ -42,6 +42,7 @@ from vending_core.domain.records import (
     VendStatus,
 )
 from vending_core.service import ports
+from vending_core.service.ports import MeterDetail
 
 
 class Backend(Protocol):
@@ -232,6 +233,58 @@ class TestMeters:
         async with backend.new_uow() as uow:
             assert await uow.meters.events(first) == [events[0], events[2]]
             assert await uow.meters.events(second) == [events[1]]
+
+    async def test_detail_has_customer_newest_tariff_and_outstanding_debts(
+        self, backend: Backend, add_meter: AddMeter, new_meter: Callable[..., Meter]
+    ) -> None:
+        """get_detail: the meter, its customer, its tariff's newest version, its open debts.
+
+        By number or by PAN, locked or not; debts oldest first, without paid ones or another
+        meter's; a newer version of another tariff code is not picked up.
+        """
+        customer = Customer(account_number="ACC-9", name="Ama", address="Accra", phones=("1",))
+        async with backend.new_uow() as uow:
+            other = await add_meter(uow)
+            customer_id = await uow.customers.add(customer)
+            meter = replace(
+                new_meter(number="05050505050", pan="600727050505050505"),
+                customer_id=customer_id,
+            )
+            meter_id = await uow.meters.add(meter)
+            for tariff in (make_tariff(1), make_tariff(2), replace(make_tariff(3), code="BIZ")):
+                await uow.tariffs.add(tariff)
+            debts = [
+                Debt(meter_id=meter_id, description="arrears", outstanding=10_000,
+                     mode=DebtMode.PERCENT, value=Decimal("0.25"), taxed=True, created_at=T0),
+                Debt(meter_id=meter_id, description="paid", outstanding=0,
+                     mode=DebtMode.FIXED, value=Decimal("500")),
+                Debt(meter_id=other, description="other meter", outstanding=99,
+                     mode=DebtMode.FIXED, value=Decimal("1")),
+                Debt(meter_id=meter_id, description="loan", outstanding=2_500,
+                     mode=DebtMode.FIXED, value=Decimal("250.50")),
+            ]  # fmt: skip
+            ids = [await uow.debts.add(debt) for debt in debts]
+            await uow.commit()
+        expected = MeterDetail(
+            replace(meter, id=meter_id),
+            replace(customer, id=customer_id),
+            make_tariff(2),
+            (replace(debts[0], id=ids[0]), replace(debts[3], id=ids[3])),
+        )
+        async with backend.new_uow() as uow:
+            assert await uow.meters.get_detail("05050505050") == expected
+            assert await uow.meters.get_detail("600727050505050505", lock=True) == expected
+
+    async def test_detail_of_a_bare_meter_and_of_an_unknown_one(
+        self, backend: Backend, add_meter: AddMeter, new_meter: Callable[..., Meter]
+    ) -> None:
+        """No customer, no stored tariff, no debts: None, None, (); an unknown number: None."""
+        async with backend.new_uow() as uow:
+            meter_id = await add_meter(uow)
+            bare = await uow.meters.get_detail("04040404040", lock=True)
+            assert await uow.meters.get_detail("99999999999") is None
+            assert await uow.meters.get_detail("99999999999", lock=True) is None
+        assert bare == MeterDetail(replace(new_meter(), id=meter_id), None, None, ())
 
 
 class TestCustomers:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, tzinfo
 
-from vending_core.adapters.db import create_engine
+from vending_core.adapters.db import SqliteSynchronous, create_engine
 from vending_core.adapters.keystore import EncryptedKeyStore
 from vending_core.adapters.migrate import upgrade
 from vending_core.adapters.sql import sql_uow_factory
@@ -29,11 +29,15 @@ async def sql_core(
     migrate: bool = False,
     pool_size: int = 10,
     clock: Callable[[], datetime] | None = None,
+    sqlite_synchronous: SqliteSynchronous = "FULL",
 ) -> AsyncIterator[Core]:
-    """A core on the database at ``url`` (migrated first when ``migrate``)."""
+    """A core on the database at ``url`` (migrated first when ``migrate``).
+
+    ``sqlite_synchronous`` is SQLite's durability setting (see vending_core.adapters.db).
+    """
     if migrate:
         await upgrade(url)
-    engine = create_engine(url, pool_size=pool_size)
+    engine = create_engine(url, pool_size=pool_size, sqlite_synchronous=sqlite_synchronous)
     # The key store reads through its own small pool: a vend asks for a key while its unit of
     # work holds a connection (and the meter lock), so sharing one pool could starve it.
     key_engine = create_engine(url, pool_size=2)

@@ -10,8 +10,9 @@
     KeyStoreError             a stored vending key cannot be decrypted (wrong KEK, tampering)
 
 On PostgreSQL a ``ConstraintViolation`` aborts the transaction: the unit of work must be left
-(rolled back) after one. SQLAlchemy's exceptions never leave the adapter untranslated for
-these cases; the original is chained as ``__cause__``.
+(rolled back) after one. The driver's integrity errors (``sqlite3.IntegrityError``, asyncpg's
+SQLSTATE class 23) never leave the adapter untranslated; the original is chained as
+``__cause__``. Other driver errors (a lost connection, a lock timeout) propagate as they are.
 """
 
 from __future__ import annotations

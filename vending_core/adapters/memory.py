@@ -24,6 +24,7 @@ from vending_core.domain.records import (
     Vend,
     VendorEntry,
 )
+from vending_core.service.ports import MeterDetail
 
 __all__ = ["MemoryDatabase", "MemoryKeyStore", "MemoryUnitOfWork", "memory_uow_factory"]
 
@@ -93,6 +94,16 @@ class _Meters(_Repo):
             if number in (meter.number, meter.pan):
                 return _copy(meter)
         return None
+
+    async def get_detail(self, number: str, *, lock: bool = False) -> MeterDetail | None:
+        meter = await self.get_by_number(number, lock=lock)
+        if meter is None:
+            return None
+        customer = None if meter.customer_id is None else self._t.customers.get(meter.customer_id)
+        versions = [t for (c, _), t in self._t.tariffs.items() if c == meter.tariff_code]
+        tariff = max(versions, key=lambda t: t.version) if versions else None
+        debts = await _Debts(self._t).for_meter(_id(meter.id))
+        return MeterDetail(meter, _copy(customer), tariff, tuple(debts))
 
     async def add(self, meter: Meter) -> int:
         if any(m.number == meter.number or m.pan == meter.pan for m in self._t.meters.values()):

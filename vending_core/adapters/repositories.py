@@ -1,28 +1,30 @@
 """SQL repositories of master data: meters, customers, tariffs, groups, debts, vendors, faults.
 
-Each works on the :class:`~sqlalchemy.ext.asyncio.AsyncConnection` of its unit of work
+Each works on the :class:`~vending_core.adapters.sqlbase.Session` of its unit of work
 (:class:`vending_core.adapters.sql.SqlUnitOfWork`), inside that unit of work's transaction.
 ``lock=True`` adds ``FOR UPDATE`` (PostgreSQL; SQLite renders nothing, its ``BEGIN
 IMMEDIATE`` already serialises writers). The ledger (vends, idempotency keys) is in
-:mod:`vending_core.adapters.ledger`; shared plumbing in :mod:`vending_core.adapters.sqlbase`.
+:mod:`vending_core.adapters.ledger`, meters in :mod:`vending_core.adapters.meters` (re-exported
+here); shared plumbing in :mod:`vending_core.adapters.sqlbase`.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, or_, select, update
-
 from vending_core.adapters import rows as r
 from vending_core.adapters import tables as t
+from vending_core.adapters.driver import Statement
+from vending_core.adapters.meters import DEBTS_OUTSTANDING, SqlMeterRepository
 from vending_core.adapters.sqlbase import (
     Repository,
     by_id,
-    key_clause,
+    insert_into,
     locked,
     select_where,
     stored_id,
+    update_where,
 )
-from vending_core.domain.model import Customer, Debt, Meter, SupplyGroup, Tariff, Vendor
-from vending_core.domain.records import MaintenanceRequest, MeterEvent, VendorEntry
+from vending_core.domain.model import Customer, Debt, SupplyGroup, Tariff, Vendor
+from vending_core.domain.records import MaintenanceRequest, VendorEntry
 
 __all__ = [
     "SqlCustomerRepository",
@@ -34,57 +36,8 @@ __all__ = [
     "SqlVendorRepository",
 ]
 
-_METER_INSERT, _METER_BY_ID, _METER_UPDATE = by_id(t.meters)
-_METER_BY_NUMBER = select(t.meters).where(
-    or_(t.meters.c.number == bindparam("k_number"), t.meters.c.pan == bindparam("k_number"))
-)
-_METER_BY_ID_LOCKED = locked(_METER_BY_ID)
-_METER_BY_NUMBER_LOCKED = locked(_METER_BY_NUMBER)
-_EVENT_INSERT = insert(t.meter_events)
-_EVENTS = select_where(t.meter_events, "meter_id").order_by(t.meter_events.c.id)
-
-
-class SqlMeterRepository(Repository):
-    """Meters and their events."""
-
-    __slots__ = ()
-
-    async def get(self, meter_id: int, *, lock: bool = False) -> Meter | None:
-        """The meter with that id (locked until the unit of work ends if ``lock``)."""
-        query = _METER_BY_ID_LOCKED if lock else _METER_BY_ID
-        row = await self._first(query, k_id=meter_id)
-        return None if row is None else r.from_row(Meter, row)
-
-    async def get_by_number(self, number: str, *, lock: bool = False) -> Meter | None:
-        """Find by printed number (DRN) or by 18-digit PAN; a number match wins."""
-        query = _METER_BY_NUMBER_LOCKED if lock else _METER_BY_NUMBER
-        found = sorted(
-            await self._all(query, k_number=number), key=lambda row: row["number"] != number
-        )
-        return r.from_row(Meter, found[0]) if found else None
-
-    async def add(self, meter: Meter) -> int:
-        """Store a new meter; returns its id."""
-        return await self._insert_id(_METER_INSERT, r.to_row(meter))
-
-    async def update(self, meter: Meter) -> None:
-        """Store every field of a stored meter."""
-        params = r.to_row(meter) | {"k_id": stored_id(meter.id, "meter")}
-        await self._update(_METER_UPDATE, params, "meter")
-
-    async def add_event(self, event: MeterEvent) -> None:
-        """Append an event to the meter's history."""
-        await self._execute(_EVENT_INSERT, r.to_row(event, skip=()))
-
-    async def events(self, meter_id: int) -> list[MeterEvent]:
-        """The meter's events, oldest first."""
-        return [
-            r.from_row(MeterEvent, row) for row in await self._all(_EVENTS, k_meter_id=meter_id)
-        ]
-
-
 _CUSTOMER_INSERT, _CUSTOMER_BY_ID, _CUSTOMER_UPDATE = by_id(t.customers)
-_CUSTOMER_BY_ACCOUNT = select_where(t.customers, "account_number")
+_CUSTOMER_BY_ACCOUNT = Statement(select_where(t.customers, "account_number"))
 
 
 class SqlCustomerRepository(Repository):
@@ -112,9 +65,11 @@ class SqlCustomerRepository(Repository):
         await self._update(_CUSTOMER_UPDATE, params, "customer")
 
 
-_TARIFF_INSERT = insert(t.tariffs)
-_TARIFF_CURRENT = select_where(t.tariffs, "code").order_by(t.tariffs.c.version.desc()).limit(1)
-_TARIFF_VERSION = select_where(t.tariffs, "code", "version")
+_TARIFF_INSERT = insert_into(t.tariffs)
+_TARIFF_CURRENT = Statement(
+    select_where(t.tariffs, "code").order_by(t.tariffs.c.version.desc()).limit(1)
+)
+_TARIFF_VERSION = Statement(select_where(t.tariffs, "code", "version"))
 
 
 class SqlTariffRepository(Repository):
@@ -137,9 +92,9 @@ class SqlTariffRepository(Repository):
         await self._execute(_TARIFF_INSERT, r.tariff_to_row(tariff))
 
 
-_GROUP_INSERT = insert(t.supply_groups)
-_GROUP_BY_SGC = select_where(t.supply_groups, "sgc")
-_GROUP_UPDATE = update(t.supply_groups).where(key_clause(t.supply_groups, "sgc"))
+_GROUP_INSERT = insert_into(t.supply_groups)
+_GROUP_BY_SGC = Statement(select_where(t.supply_groups, "sgc"))
+_GROUP_UPDATE = update_where(t.supply_groups, "sgc")
 
 
 class SqlSupplyGroupRepository(Repository):
@@ -163,9 +118,6 @@ class SqlSupplyGroupRepository(Repository):
 
 
 _DEBT_INSERT, _, _DEBT_UPDATE = by_id(t.debts)
-_DEBTS_OUTSTANDING = (
-    select_where(t.debts, "meter_id").where(t.debts.c.outstanding > 0).order_by(t.debts.c.id)
-)
 
 
 class SqlDebtRepository(Repository):
@@ -175,7 +127,7 @@ class SqlDebtRepository(Repository):
 
     async def for_meter(self, meter_id: int) -> list[Debt]:
         """Debts with something outstanding, oldest first."""
-        found = await self._all(_DEBTS_OUTSTANDING, k_meter_id=meter_id)
+        found = await self._all(DEBTS_OUTSTANDING, k_meter_id=meter_id)
         return [r.from_row(Debt, row) for row in found]
 
     async def add(self, debt: Debt) -> int:
@@ -189,10 +141,10 @@ class SqlDebtRepository(Repository):
 
 
 _VENDOR_INSERT, _, _VENDOR_UPDATE = by_id(t.vendors)
-_VENDOR_BY_CODE = select_where(t.vendors, "code")
-_VENDOR_BY_CODE_LOCKED = locked(_VENDOR_BY_CODE)
-_ENTRY_INSERT = insert(t.vendor_entries)
-_ENTRIES = select_where(t.vendor_entries, "vendor_id").order_by(t.vendor_entries.c.id)
+_VENDOR_BY_CODE = Statement(select_where(t.vendors, "code"))
+_VENDOR_BY_CODE_LOCKED = Statement(locked(select_where(t.vendors, "code")))
+_ENTRY_INSERT = insert_into(t.vendor_entries, skip=("id",))
+_ENTRIES = Statement(select_where(t.vendor_entries, "vendor_id").order_by(t.vendor_entries.c.id))
 
 
 class SqlVendorRepository(Repository):

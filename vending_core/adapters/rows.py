@@ -15,8 +15,6 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import RowMapping
-
 from sts import KeyType, Utility
 from vending_core.domain.model import (
     Block,
@@ -67,6 +65,7 @@ CONVERTERS: Final[Mapping[type, Mapping[str, Converter]]] = {
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_PLANS: dict[tuple[type, tuple[str, ...]], tuple[tuple[str, Converter | None], ...]] = {}
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
@@ -74,6 +73,17 @@ def _field_names(cls: type) -> tuple[str, ...]:
     if names is None:
         names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
     return names
+
+
+def _plan(cls: type, skip: tuple[str, ...]) -> tuple[tuple[str, Converter | None], ...]:
+    """The fields to read for ``cls`` (minus ``skip``), each with its converter."""
+    plan = _PLANS.get((cls, skip))
+    if plan is None:
+        converters = CONVERTERS.get(cls, {})
+        plan = _PLANS[(cls, skip)] = tuple(
+            (name, converters.get(name)) for name in _field_names(cls) if name not in skip
+        )
+    return plan
 
 
 def _plain(value: Any) -> Any:
@@ -84,24 +94,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def to_row(entity: Any, *, skip: Collection[str] = ("id",)) -> dict[str, Any]:
+_CONVERTED = (enum.Enum, tuple)
+
+
+def to_row(entity: Any, *, skip: tuple[str, ...] = ("id",)) -> dict[str, Any]:
     """The column values of a dataclass whose fields are named like its columns."""
-    return {
-        name: _plain(getattr(entity, name))
-        for name in _field_names(type(entity))
-        if name not in skip
-    }
+    row = {name: getattr(entity, name) for name, _ in _plan(type(entity), skip)}
+    for name, value in row.items():
+        if isinstance(value, _CONVERTED):
+            row[name] = _plain(value)
+    return row
 
 
-def from_row(cls: type[_T], row: RowMapping, *, skip: Collection[str] = ()) -> _T:
-    """Rebuild a ``cls`` dataclass from a row holding a column per field (except ``skip``)."""
-    converters = CONVERTERS.get(cls, {})
+def from_row(
+    cls: type[_T], row: Mapping[str, Any], *, skip: tuple[str, ...] = (), prefix: str = ""
+) -> _T:
+    """Rebuild a ``cls`` dataclass from a row holding a column per field (except ``skip``).
+
+    ``prefix`` reads the columns under prefixed names (a joined row: ``customer__name``).
+    """
     values: dict[str, Any] = {}
-    for name in _field_names(cls):
-        if name in skip:
-            continue
-        value = row[name]
-        converter = converters.get(name)
+    for name, converter in _plan(cls, skip):
+        value = row[prefix + name]
         values[name] = value if converter is None or value is None else converter(value)
     return cls(**values)
 
@@ -118,30 +132,31 @@ def tariff_to_row(tariff: Tariff) -> dict[str, Any]:
     return row
 
 
-def tariff_from_row(row: RowMapping) -> Tariff:
-    """Rebuild a tariff from its row."""
+def tariff_from_row(row: Mapping[str, Any], *, prefix: str = "") -> Tariff:
+    """Rebuild a tariff from its row (columns under ``prefix`` + name, as in from_row)."""
     blocks = tuple(
         Block(up_to_tenths=block["up_to_tenths"], rate=Decimal(block["rate"]))
-        for block in row["blocks"]
+        for block in row[prefix + "blocks"]
     )
     charge = None
-    if row["fixed_charge_amount"] is not None:
+    if row[prefix + "fixed_charge_amount"] is not None:
         charge = FixedCharge(
-            amount=row["fixed_charge_amount"], period=ChargePeriod(row["fixed_charge_period"])
+            amount=row[prefix + "fixed_charge_amount"],
+            period=ChargePeriod(row[prefix + "fixed_charge_period"]),
         )
     return Tariff(
-        code=row["code"],
-        version=row["version"],
-        name=row["name"],
-        utility=Utility(row["utility"]),
+        code=row[prefix + "code"],
+        version=row[prefix + "version"],
+        name=row[prefix + "name"],
+        utility=Utility(row[prefix + "utility"]),
         blocks=blocks,
-        vat_rate=row["vat_rate"],
+        vat_rate=row[prefix + "vat_rate"],
         fixed_charge=charge,
-        service_charge=row["service_charge"],
-        min_purchase=row["min_purchase"],
-        max_purchase=row["max_purchase"],
-        fbe_monthly_tenths=row["fbe_monthly_tenths"],
-        fbe_counts_toward_blocks=row["fbe_counts_toward_blocks"],
+        service_charge=row[prefix + "service_charge"],
+        min_purchase=row[prefix + "min_purchase"],
+        max_purchase=row[prefix + "max_purchase"],
+        fbe_monthly_tenths=row[prefix + "fbe_monthly_tenths"],
+        fbe_counts_toward_blocks=row[prefix + "fbe_counts_toward_blocks"],
     )
 
 
@@ -156,12 +171,12 @@ def token_rows(vend_id: int, vend: Vend) -> list[dict[str, Any]]:
     return rows
 
 
-def token_from_row(row: RowMapping) -> IssuedToken:
+def token_from_row(row: Mapping[str, Any]) -> IssuedToken:
     """Rebuild an issued token from its row."""
     return from_row(IssuedToken, row)
 
 
-def vend_from_row(row: RowMapping, tokens: Collection[IssuedToken]) -> Vend:
+def vend_from_row(row: Mapping[str, Any], tokens: Collection[IssuedToken]) -> Vend:
     """Rebuild a vend from its row and its tokens (in sequence order)."""
     vend = from_row(Vend, row, skip=("tokens",))
     vend.tokens = tuple(tokens)

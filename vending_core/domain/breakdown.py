@@ -105,7 +105,7 @@ class Breakdown:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (Decimals as strings, dates ISO) for the vend record."""
-        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+        return {name: _jsonable(getattr(self, name)) for name in _field_names(Breakdown)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Breakdown:
@@ -121,10 +121,24 @@ class Breakdown:
         return cls(**values)
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names, looked up once per class (``fields`` is slow per call)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 def _jsonable(value: object) -> Any:
     """JSON-safe form of a breakdown value: lines become dicts, Decimals and dates text."""
     if isinstance(value, tuple):
-        return [{f.name: _jsonable(getattr(item, f.name)) for f in fields(item)} for item in value]
+        return [
+            {name: _jsonable(getattr(item, name)) for name in _field_names(type(item))}
+            for item in value
+        ]
     if isinstance(value, Decimal | date):
         return str(value)
     return value

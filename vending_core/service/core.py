@@ -25,7 +25,7 @@ from vending_core.domain.errors import (
     VendingError,
 )
 from vending_core.domain.model import Customer, Meter, MeterStatus, SupplyGroup
-from vending_core.service.ports import KeyStore, UnitOfWork, UnitOfWorkFactory
+from vending_core.service.ports import KeyStore, MeterDetail, UnitOfWork, UnitOfWorkFactory
 from vending_core.service.results import VendResult
 
 __all__ = ["Core", "RequestContext", "key_ref_for"]
@@ -152,19 +152,35 @@ async def replay(uow: UnitOfWork, ctx: RequestContext, fp: str) -> VendResult:
     return VendResult.from_json(stored.response)
 
 
-async def find_meter(uow: UnitOfWork, number: str, *, lock: bool = False) -> Meter:
-    """The meter by printed number or PAN; MeterUnknown / InvalidMeterNumber otherwise."""
+def _parse_number(number: str) -> tuple[str, str]:
+    """The number as typed without spaces and dashes, and its 18-digit PAN."""
     text = number.replace(" ", "").replace("-", "")
     try:
-        pan = sts.Pan.parse(text)
+        return text, sts.Pan.parse(text).digits
     except sts.StsError as exc:
         raise InvalidMeterNumber(f"{number!r} is not a valid meter number: {exc}") from exc
+
+
+async def find_meter(uow: UnitOfWork, number: str, *, lock: bool = False) -> Meter:
+    """The meter by printed number or PAN; MeterUnknown / InvalidMeterNumber otherwise."""
+    text, pan = _parse_number(number)
     meter = await uow.meters.get_by_number(text, lock=lock)
-    if meter is None and text != pan.digits:
-        meter = await uow.meters.get_by_number(pan.digits, lock=lock)
+    if meter is None and text != pan:
+        meter = await uow.meters.get_by_number(pan, lock=lock)
     if meter is None:
         raise MeterUnknown(f"no meter {number} is registered")
     return meter
+
+
+async def find_meter_detail(uow: UnitOfWork, number: str, *, lock: bool = False) -> MeterDetail:
+    """As :func:`find_meter`, with its customer, current tariff and debts (one read, mostly)."""
+    text, pan = _parse_number(number)
+    detail = await uow.meters.get_detail(text, lock=lock)
+    if detail is None and text != pan:
+        detail = await uow.meters.get_detail(pan, lock=lock)
+    if detail is None:
+        raise MeterUnknown(f"no meter {number} is registered")
+    return detail
 
 
 def ensure_active(meter: Meter) -> None:

@@ -6,10 +6,11 @@ runs against both. Everything is async.
 
 Concurrency contract (what makes vending exactly-once across processes):
 
-* ``MeterRepository.get(..., lock=True)`` / ``get_by_number(..., lock=True)`` takes the
-  meter's row lock until the unit of work ends (``SELECT ... FOR UPDATE`` on PostgreSQL;
-  SQLite serialises writers with ``BEGIN IMMEDIATE``). Every use case that issues a token
-  locks the meter first, so TIDs are allocated one vend at a time per meter.
+* ``MeterRepository.get(..., lock=True)`` / ``get_by_number(..., lock=True)`` /
+  ``get_detail(..., lock=True)`` takes the meter's row lock until the unit of work ends
+  (``SELECT ... FOR UPDATE`` on PostgreSQL, of the meter row only; SQLite serialises writers
+  with ``BEGIN IMMEDIATE``). Every use case that issues a token locks the meter first, so TIDs
+  are allocated one vend at a time per meter.
 * ``RequestRepository.claim`` inserts the idempotency key (``INSERT ... ON CONFLICT DO
   NOTHING``). A concurrent duplicate waits for the first transaction and then sees its row:
   ``claim`` returns False and the caller replays the stored response.
@@ -18,6 +19,7 @@ Concurrency contract (what makes vending exactly-once across processes):
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -35,6 +37,7 @@ __all__ = [
     "DebtRepository",
     "KeyStore",
     "MaintenanceRepository",
+    "MeterDetail",
     "MeterRepository",
     "RequestRepository",
     "SupplyGroupRepository",
@@ -46,12 +49,30 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class MeterDetail:
+    """A meter with what selling to it needs: customer, current tariff, outstanding debts."""
+
+    meter: Meter
+    customer: Customer | None  #: None when the meter has no customer
+    tariff: Tariff | None  #: None when no version of ``meter.tariff_code`` is stored
+    debts: tuple[Debt, ...] = ()  #: as ``DebtRepository.for_meter`` (read after the lock)
+
+
 class MeterRepository(Protocol):
     """Meters by number or id; ``lock`` holds the row until the unit of work ends."""
 
     async def get(self, meter_id: int, *, lock: bool = False) -> Meter | None: ...
     async def get_by_number(self, number: str, *, lock: bool = False) -> Meter | None:
         """Find by printed number (DRN) or by 18-digit PAN."""
+        ...
+
+    async def get_detail(self, number: str, *, lock: bool = False) -> MeterDetail | None:
+        """As ``get_by_number``, with the meter's customer, current tariff and debts.
+
+        ``lock`` locks the meter row only, as ``get_by_number`` does, and the debts are
+        read after the lock is taken (what an earlier sale recovered is gone from them).
+        """
         ...
 
     async def add(self, meter: Meter) -> int: ...

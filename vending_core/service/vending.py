@@ -18,7 +18,7 @@ from vending_core.domain.errors import (
     VendingError,
     VendorFloatExhausted,
 )
-from vending_core.domain.model import Debt, Meter, Tariff
+from vending_core.domain.model import Meter, Tariff
 from vending_core.domain.pricing import (
     Breakdown,
     PurchaseInput,
@@ -33,31 +33,33 @@ from vending_core.domain.tids import allocate_tids
 from vending_core.service.core import (
     Core,
     RequestContext,
-    customer_of,
     ensure_active,
-    find_meter,
+    find_meter_detail,
     fingerprint,
     replay,
 )
-from vending_core.service.ports import UnitOfWork
+from vending_core.service.ports import MeterDetail, UnitOfWork
 from vending_core.service.results import CustomerInfo, VendResult
 
 __all__ = ["confirm_customer", "issue_free_basic", "quote", "reprint", "vend_credit"]
 
 
-async def _tariff(uow: UnitOfWork, meter: Meter) -> Tariff:
-    tariff = await uow.tariffs.current(meter.tariff_code)
-    if tariff is None:
+def _tariff(detail: MeterDetail) -> Tariff:
+    if detail.tariff is None:
+        meter = detail.meter
         raise KeyDataError(f"meter {meter.number} has tariff {meter.tariff_code}, not configured")
-    return tariff
+    return detail.tariff
+
+
+def _customer_name(detail: MeterDetail) -> str:
+    return detail.customer.name if detail.customer else ""
 
 
 async def confirm_customer(core: Core, meter_number: str) -> CustomerInfo:
     """Who the meter belongs to and whether it can be sold to (no state change)."""
     async with core.uow() as uow:
-        meter = await find_meter(uow, meter_number)
-        tariff = await _tariff(uow, meter)
-        customer = await customer_of(uow, meter)
+        detail = await find_meter_detail(uow, meter_number)
+    meter, customer, tariff = detail.meter, detail.customer, _tariff(detail)
     today = core.now().astimezone(core.tz).date()
     reason = None
     try:
@@ -83,10 +85,8 @@ async def confirm_customer(core: Core, meter_number: str) -> CustomerInfo:
     )
 
 
-async def _price(
-    core: Core, uow: UnitOfWork, meter: Meter, amount: int, debts: list[Debt] | None = None
-) -> Breakdown:
-    tariff = await _tariff(uow, meter)
+def _price(core: Core, detail: MeterDetail, amount: int) -> Breakdown:
+    meter, tariff = detail.meter, _tariff(detail)
     today = core.now().astimezone(core.tz).date()
     fbe = fbe_due_tenths(
         registered=meter.fbe_registered,
@@ -103,7 +103,7 @@ async def _price(
             month_tenths=meter.month_tenths,
             charged_up_to=meter.charged_up_to,
             charges_owing=meter.charges_owing,
-            debts=await uow.debts.for_meter(_id(meter)) if debts is None else debts,
+            debts=detail.debts,
             fbe_tenths=fbe,
         )
     )
@@ -118,9 +118,9 @@ def _id(meter: Meter) -> int:
 async def quote(core: Core, meter_number: str, amount: int) -> Breakdown:
     """A trial vend: the full split for ``amount`` (minor units), nothing stored."""
     async with core.uow() as uow:
-        meter = await find_meter(uow, meter_number)
-        ensure_active(meter)
-        return await _price(core, uow, meter, amount)
+        detail = await find_meter_detail(uow, meter_number)
+        ensure_active(detail.meter)
+        return _price(core, detail, amount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +188,14 @@ def _receipt(breakdown: Breakdown) -> dict[str, object]:
     return data
 
 
+def _wanted(breakdown: Breakdown) -> list[_Mint]:
+    wanted = []
+    if breakdown.fbe_tenths:
+        wanted.append(_Mint(TokenKind.FREE_BASIC, breakdown.fbe_tenths, "free basic"))
+    wanted.append(_Mint(TokenKind.CREDIT, breakdown.credit_tenths, "credit"))
+    return wanted
+
+
 async def vend_credit(
     core: Core, ctx: RequestContext, meter_number: str, amount: int
 ) -> VendResult:
@@ -196,25 +204,21 @@ async def vend_credit(
     async with core.uow() as uow:
         if not await uow.requests.claim(ctx.client_id, ctx.request_id, fp):
             return await replay(uow, ctx, fp)
-        meter = await find_meter(uow, meter_number, lock=True)
+        detail = await find_meter_detail(uow, meter_number, lock=True)
+        meter = detail.meter
         ensure_active(meter)
         now = core.now()
-        debts = await uow.debts.for_meter(_id(meter))
-        breakdown = await _price(core, uow, meter, amount, debts)
+        breakdown = _price(core, detail, amount)
         commission, _ = await _debit_vendor(uow, ctx, meter, amount, now)
-        wanted = []
-        if breakdown.fbe_tenths:
-            wanted.append(_Mint(TokenKind.FREE_BASIC, breakdown.fbe_tenths, "free basic"))
-        wanted.append(_Mint(TokenKind.CREDIT, breakdown.credit_tenths, "credit"))
-        tokens = _mint(core, await core.decoder_key(meter), meter, now, wanted)
-        for debt in apply_debt_lines(debts, breakdown):
+        tokens = _mint(core, await core.decoder_key(meter), meter, now, _wanted(breakdown))
+        for debt in apply_debt_lines(detail.debts, breakdown):
             await uow.debts.update(debt)
         record_purchase(meter, breakdown, now=now)
         await uow.meters.update(meter)
         return await _store(
             uow,
             ctx,
-            meter,
+            _customer_name(detail),
             Vend(
                 client_id=ctx.client_id,
                 request_id=ctx.request_id,
@@ -235,10 +239,11 @@ async def vend_credit(
         )
 
 
-async def _store(uow: UnitOfWork, ctx: RequestContext, meter: Meter, vend: Vend) -> VendResult:
+async def _store(
+    uow: UnitOfWork, ctx: RequestContext, customer_name: str, vend: Vend
+) -> VendResult:
     vend.id = await uow.vends.add(vend)
-    customer = await customer_of(uow, meter)
-    result = VendResult.of_vend(vend, customer_name=customer.name if customer else "")
+    result = VendResult.of_vend(vend, customer_name=customer_name)
     await uow.requests.complete(ctx.client_id, ctx.request_id, result.to_json(), vend.id)
     await uow.commit()
     return result
@@ -250,9 +255,10 @@ async def issue_free_basic(core: Core, ctx: RequestContext, meter_number: str) -
     async with core.uow() as uow:
         if not await uow.requests.claim(ctx.client_id, ctx.request_id, fp):
             return await replay(uow, ctx, fp)
-        meter = await find_meter(uow, meter_number, lock=True)
+        detail = await find_meter_detail(uow, meter_number, lock=True)
+        meter = detail.meter
         ensure_active(meter)
-        tariff = await _tariff(uow, meter)
+        tariff = _tariff(detail)
         now = core.now()
         today = now.astimezone(core.tz).date()
         fbe = fbe_due_tenths(
@@ -281,7 +287,7 @@ async def issue_free_basic(core: Core, ctx: RequestContext, meter_number: str) -
         return await _store(
             uow,
             ctx,
-            meter,
+            _customer_name(detail),
             Vend(
                 client_id=ctx.client_id,
                 request_id=ctx.request_id,
@@ -307,8 +313,7 @@ async def reprint(core: Core, meter_number: str, *, limit: int = 5) -> list[Vend
     Never mints: the same tokens come back, marked as copies (``replayed``).
     """
     async with core.uow() as uow:
-        meter = await find_meter(uow, meter_number)
-        vends = await uow.vends.for_meter(_id(meter), limit=limit)
-        customer = await customer_of(uow, meter)
-    name = customer.name if customer else ""
+        detail = await find_meter_detail(uow, meter_number)
+        vends = await uow.vends.for_meter(_id(detail.meter), limit=limit)
+    name = _customer_name(detail)
     return [VendResult.of_vend(v, customer_name=name, replayed=True) for v in reversed(vends)]

@@ -1,13 +1,12 @@
 """Engine configuration and column types on real SQLite and PostgreSQL databases.
 
 What the contract suite cannot see from the ports: SQLite's pragmas and ``BEGIN IMMEDIATE``,
-PostgreSQL's session settings, UTC on the way out, refused values, and how many statements a
-vend costs.
+PostgreSQL's session settings, UTC on the way out, refused values, how many statements a
+vend costs and when a unit of work begins its transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vending_core.adapters.db import SQLITE_BEGIN, normalise_url
+from vending_core.adapters.db import SQLITE_BEGIN, create_engine, normalise_url
 from vending_core.adapters.errors import ConstraintViolation, DuplicateTid
 from vending_core.adapters.sql import SqlUnitOfWork, sql_uow_factory
 from vending_core.domain.model import Debt, DebtMode, Meter, SupplyGroup
@@ -33,19 +32,6 @@ def engine(request: pytest.FixtureRequest) -> AsyncEngine:
     """Each real database in turn."""
     found: AsyncEngine = request.getfixturevalue(f"{request.param}_engine")
     return found
-
-
-@pytest.fixture
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every SQL statement the engine sends from now on (one entry per executemany)."""
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 async def _meter(uow: SqlUnitOfWork) -> int:
@@ -83,6 +69,62 @@ async def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(
             for name in ("journal_mode", "busy_timeout", "foreign_keys")
         }
     assert pragmas == {"journal_mode": "wal", "busy_timeout": 30_000, "foreign_keys": 1}
+
+
+@pytest.mark.parametrize(("configured", "pragma"), [(None, 2), ("FULL", 2), ("NORMAL", 1)])
+async def test_sqlite_synchronous_is_full_unless_configured(
+    sqlite_url: str, configured: Any, pragma: int
+) -> None:
+    """PRAGMA synchronous is FULL (2) by default; sqlite_synchronous="NORMAL" sets 1."""
+    options = {} if configured is None else {"sqlite_synchronous": configured}
+    engine = create_engine(sqlite_url, **options)
+    try:
+        async with engine.connect() as connection:
+            found = (await connection.exec_driver_sql("PRAGMA synchronous")).scalar_one()
+    finally:
+        await engine.dispose()
+    assert found == pragma
+    with pytest.raises(ValueError, match="FULL or NORMAL"):
+        create_engine(sqlite_url, sqlite_synchronous="OFF")  # type: ignore[arg-type]
+
+
+async def test_sqlite_connection_returned_in_a_transaction_is_rolled_back(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    """A connection handed back with a transaction open is rolled back before its next use.
+
+    (Without one, it goes back without the ROLLBACK round trip SQLAlchemy would send.)
+    """
+    async with sqlite_engine.connect() as connection:
+        driver: Any = (await connection.get_raw_connection()).driver_connection
+        await driver.execute("BEGIN IMMEDIATE")
+        assert driver.in_transaction
+    async with sqlite_engine.connect() as connection:
+        again: Any = (await connection.get_raw_connection()).driver_connection
+        assert again is driver
+        assert not again.in_transaction
+
+
+async def test_transaction_begins_with_the_first_statement(engine: AsyncEngine) -> None:
+    """Entering sends nothing; the first statement begins the transaction, as after a commit.
+
+    On SQLite a first statement that writes (the idempotency claim) carries sqlite3's own
+    ``BEGIN IMMEDIATE`` (no separate BEGIN); a read, and anything on PostgreSQL, is preceded
+    by an explicit BEGIN. Leaving rolls back only what is open.
+    """
+    statements: list[str] = []
+    async with sql_uow_factory(engine, observe=statements.append)() as uow:
+        assert statements == []
+        assert await uow.requests.claim("c", "r", "f") is True
+        await uow.commit()
+        assert await uow.requests.get("c", "r") is not None
+    kinds = [sql.split()[0] for sql in statements]
+    first_write = ["INSERT"] if engine.dialect.name == "sqlite" else ["BEGIN", "INSERT"]
+    assert kinds == [*first_write, "COMMIT", "BEGIN", "SELECT", "ROLLBACK"]
+    async with sql_uow_factory(engine)() as uow:
+        await uow.requests.claim("c", "r2", "f")  # left without commit: rolled back
+    async with sql_uow_factory(engine)() as uow:
+        assert await uow.requests.get("c", "r2") is None
 
 
 @pytest.mark.parametrize("mode", ["IMMEDIATE", "DEFERRED"])
@@ -144,17 +186,28 @@ async def test_missing_referenced_row_is_a_constraint_violation(engine: AsyncEng
     assert not isinstance(caught.value, DuplicateTid)
 
 
-async def test_a_vend_costs_two_statements_and_a_locked_meter_one(
-    engine: AsyncEngine, statements: list[str]
-) -> None:
-    """Storing a vend with three tokens sends two statements; reading a locked meter one."""
-    async with sql_uow_factory(engine)() as uow:
+async def test_a_vend_costs_two_statements_and_a_locked_meter_one(engine: AsyncEngine) -> None:
+    """Storing a vend with three tokens sends two statements; reading a locked meter one.
+
+    A locked meter read with its customer, tariff and debts is one statement on SQLite; on
+    PostgreSQL it locks the meter row only (``FOR UPDATE OF meters``, not the shared tariff
+    row) and reads the debts in a second statement, after the lock.
+    """
+    statements: list[str] = []
+    async with sql_uow_factory(engine, observe=statements.append)() as uow:
         meter_id = await _meter(uow)
         statements.clear()
         await uow.meters.get(meter_id, lock=True)
         assert len(statements) == 1
         if engine.dialect.name == "postgresql":
             assert statements[0].rstrip().endswith("FOR UPDATE")
+        statements.clear()
+        assert await uow.meters.get_detail("04040404040", lock=True) is not None
+        if engine.dialect.name == "postgresql":
+            assert len(statements) == 2
+            assert statements[0].rstrip().endswith("FOR UPDATE OF meters")
+        else:
+            assert len(statements) == 1
         statements.clear()
         await uow.vends.add(_vend(meter_id, tokens=3))
         assert len(statements) == 2
