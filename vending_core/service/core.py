@@ -25,6 +25,7 @@ from vending_core.domain.errors import (
     VendingError,
 )
 from vending_core.domain.model import Customer, Meter, MeterStatus, SupplyGroup
+from vending_core.domain.records import Vend
 from vending_core.service.ports import KeyStore, MeterDetail, UnitOfWork, UnitOfWorkFactory
 from vending_core.service.results import VendResult
 
@@ -202,3 +203,14 @@ async def supply_group_of(uow: UnitOfWork, meter: Meter) -> SupplyGroup:
     if group is None:
         raise KeyDataError(f"meter {meter.number} has SGC {meter.sgc}, which is not configured")
     return group
+
+
+async def store_vend(
+    uow: UnitOfWork, ctx: RequestContext, customer_name: str, vend: Vend
+) -> VendResult:
+    """Add the vend, store its result under the request's key, commit; return the result."""
+    vend.id = await uow.vends.add(vend)
+    result = VendResult.of_vend(vend, customer_name=customer_name)
+    await uow.requests.complete(ctx.client_id, ctx.request_id, result.to_json(), vend.id)
+    await uow.commit()
+    return result

@@ -32,6 +32,7 @@ from vending_core.service.core import (
     find_meter,
     fingerprint,
     replay,
+    store_vend,
 )
 from vending_core.service.ports import UnitOfWork
 from vending_core.service.results import VendResult
@@ -66,12 +67,8 @@ def _meter_id(meter: Meter) -> int:
 
 
 async def _finish(uow: UnitOfWork, ctx: RequestContext, meter: Meter, vend: Vend) -> VendResult:
-    vend.id = await uow.vends.add(vend)
     customer = await customer_of(uow, meter)
-    result = VendResult.of_vend(vend, customer_name=customer.name if customer else "")
-    await uow.requests.complete(ctx.client_id, ctx.request_id, result.to_json(), vend.id)
-    await uow.commit()
-    return result
+    return await store_vend(uow, ctx, customer.name if customer else "", vend)
 
 
 def _engineering_token(kind: EngineeringKind, value: int | None, tid: int, rnd: int) -> sts.Token:

@@ -37,6 +37,7 @@ from vending_core.service.core import (
     find_meter_detail,
     fingerprint,
     replay,
+    store_vend,
 )
 from vending_core.service.ports import MeterDetail, UnitOfWork
 from vending_core.service.results import CustomerInfo, VendResult
@@ -215,7 +216,7 @@ async def vend_credit(
             await uow.debts.update(debt)
         record_purchase(meter, breakdown, now=now)
         await uow.meters.update(meter)
-        return await _store(
+        return await store_vend(
             uow,
             ctx,
             _customer_name(detail),
@@ -237,16 +238,6 @@ async def vend_credit(
                 tokens=tokens,
             ),
         )
-
-
-async def _store(
-    uow: UnitOfWork, ctx: RequestContext, customer_name: str, vend: Vend
-) -> VendResult:
-    vend.id = await uow.vends.add(vend)
-    result = VendResult.of_vend(vend, customer_name=customer_name)
-    await uow.requests.complete(ctx.client_id, ctx.request_id, result.to_json(), vend.id)
-    await uow.commit()
-    return result
 
 
 async def issue_free_basic(core: Core, ctx: RequestContext, meter_number: str) -> VendResult:
@@ -284,7 +275,7 @@ async def issue_free_basic(core: Core, ctx: RequestContext, meter_number: str) -
         tokens = _mint(core, await core.decoder_key(meter), meter, now, wanted)
         record_purchase(meter, breakdown, now=now)
         await uow.meters.update(meter)
-        return await _store(
+        return await store_vend(
             uow,
             ctx,
             _customer_name(detail),
