@@ -16,6 +16,9 @@ VENDGATE_KEY_ENCRYPTION_KEY     32 bytes, base64: encrypts vending  a developmen
 VENDGATE_UTILITY_TIMEZONE       IANA zone of the utility's months   ``UTC``
 =============================== =================================== ==========================
 
+The gateway's own variables (USSD sessions, payments, SMS, callback protection) are listed in
+:mod:`config.gateway`.
+
 The default database is a file relative to the working directory. Generate a real key
 encryption key (KEK) with::
 
@@ -32,6 +35,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from config.errors import ConfigError
+from config.gateway import GatewaySettings, gateway_from_env
+
 __all__ = [
     "DEVELOPMENT_KEY_ENCRYPTION_KEY",
     "ConfigError",
@@ -46,10 +52,6 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///vendgate.sqlite3"
 #: The key encryption key used when none is configured. Public (it is in the source code), so
 #: it protects nothing: fine for a laptop and tests, refused when the environment is production.
 DEVELOPMENT_KEY_ENCRYPTION_KEY = b"vendgate-DEVELOPMENT-ONLY-kek-32"
-
-
-class ConfigError(ValueError):
-    """A setting has a value Vendgate cannot use; the message names the variable."""
 
 
 class Environment(enum.StrEnum):
@@ -71,6 +73,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     key_encryption_key: bytes = field(default=DEVELOPMENT_KEY_ENCRYPTION_KEY, repr=False)
     utility_timezone: str = "UTC"
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
 
     def __post_init__(self) -> None:
         if len(self.key_encryption_key) != KEK_BYTES:
@@ -115,6 +118,7 @@ class Settings:
             database_url=_get(environ, "DATABASE_URL") or DEFAULT_DATABASE_URL,
             key_encryption_key=_kek(_get(environ, "KEY_ENCRYPTION_KEY")),
             utility_timezone=_get(environ, "UTILITY_TIMEZONE") or "UTC",
+            gateway=gateway_from_env(environ),
         )
 
 

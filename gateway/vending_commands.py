@@ -15,7 +15,6 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal, InvalidOperation
 
-import sts
 from config.settings import Settings
 from vending_core.adapters.compose import sql_core
 from vending_core.adapters.migrate import upgrade
@@ -23,8 +22,6 @@ from vending_core.domain.errors import VendingError
 from vending_core.service.core import Core, RequestContext
 from vending_core.service.demo_data import (
     DEMO_METERS,
-    DKGA02_KEY,
-    DKGA04_KEY,
     DemoMeter,
     load_demo_data,
 )
@@ -106,25 +103,11 @@ async def vend(settings: Settings, meter: str, amount: int, request_id: str | No
     return 0
 
 
-def _reference_meter(demo: DemoMeter) -> sts.Meter:
-    return sts.Meter.provision(
-        vending_key={2: DKGA02_KEY, 4: DKGA04_KEY}[demo.dkga],
-        dkga=demo.dkga,
-        pan=sts.Pan.parse(demo.number),
-        sgc=demo.sgc,
-        ti=1,
-        krn=1,
-        kt=sts.KeyType.DUTK,
-        base_date=2014,
-        ea=demo.ea,
-    )
-
-
 async def _sell_and_enter(core: Core, demo: DemoMeter, request_id: str) -> VendResult:
     ctx = RequestContext(client_id="demo", request_id=request_id, channel="cli")
     result = await vend_credit(core, ctx, demo.number, 10_000)
     print_receipt(result)
-    meter = _reference_meter(demo)
+    meter = demo.reference_meter()
     for token in result.tokens:
         outcome = meter.enter(token.token)
         print(f"    reference meter: {outcome.message} [{outcome.result.name}]")

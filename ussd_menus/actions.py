@@ -232,9 +232,16 @@ class Quote:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PaymentStarted:
-    """Answer to :class:`StartPurchase`: the payment request is on the phone."""
+    """Answer to :class:`StartPurchase`: the payment request is on the phone.
+
+    ``token`` (20 digits) and ``units_tenths`` are set when the payment completed and the
+    vend was ready while the session could still wait for it; "" / 0 otherwise (the token
+    then comes by SMS only).
+    """
 
     reference: str
+    token: str = ""
+    units_tenths: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

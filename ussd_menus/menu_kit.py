@@ -32,6 +32,7 @@ __all__ = [
     "saved_meters",
     "tenths",
     "text_of",
+    "token_groups",
     "valid_meter",
 ]
 
@@ -60,6 +61,11 @@ def money(minor: int) -> str:
 def tenths(value: int) -> str:
     """Tenths of a unit as shown: ``528`` -> ``52.8``."""
     return f"{value // 10}.{value % 10}"
+
+
+def token_groups(token: str) -> str:
+    """A 20-digit token as customers key it in: ``1234 5678 9012 3456 7890``."""
+    return " ".join(token[i : i + 4] for i in range(0, len(token), 4))
 
 
 def refusal(result: Refused) -> str:

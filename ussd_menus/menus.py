@@ -37,6 +37,7 @@ from ussd_menus.menu_kit import (
     refusal,
     tenths,
     text_of,
+    token_groups,
 )
 from ussd_menus.screens import Ask, Choice, Field, Go, Menu, Outcome, Screen, Stay
 from ussd_menus.session import SessionState
@@ -182,6 +183,15 @@ def _pay(session: SessionState) -> Outcome:
 
 def _on_payment(session: SessionState, result: Result) -> Outcome:
     del session
+    if isinstance(result, PaymentStarted) and result.token:
+        return Go(
+            "buy_token",
+            data={
+                "reference": result.reference,
+                "token": token_groups(result.token),
+                "units": tenths(result.units_tenths),
+            },
+        )
     if isinstance(result, PaymentStarted):
         return Go("buy_done", data={"reference": result.reference})
     return Go("failed", notice=refusal(result) if isinstance(result, Refused) else "")
@@ -223,6 +233,7 @@ BUY = (
         errors=("err.choice",),
     ),
     Screen(name="buy_done", prompt="end.pay", end=True),
+    Screen(name="buy_token", prompt="end.bought", end=True),
 )
 
 

@@ -17,6 +17,9 @@ TEXTS: dict[str, str] = {
     "opt.details": "Details",
     "buy.details": "VAT {vat}\nCharges {charges}\nDebt recovered {debt}",
     "end.pay": "Approve the payment of {amount} on your phone. Your token will come by SMS.",
+    "end.bought": (
+        "Paid {amount}. Meter {meter}: {units} units.\nToken:\n{token}\nAlso sent by SMS."
+    ),
     "end.failed": "Sorry, we could not complete your request.",
     "tokens.list": "Choose a token to resend by SMS:",
     "end.token": "Token for meter {meter}:\n{token}\nAlso sent by SMS.",
@@ -49,6 +52,8 @@ TEXTS: dict[str, str] = {
     "nav.more": "More",
     "item.meter": "{label}",
     "item.token": "{date} {amount} {units}{unit}",
+    "notice.resumed": "Welcome back.",
+    "sms.token": "Meter {meter}: paid {amount}, {units} units.\nToken: {token}",
     "err.choice": "Invalid choice.",
     "err.meter": "A meter number has 11 or 13 digits.",
     "err.amount": "Enter a whole amount in digits.",
@@ -71,5 +76,7 @@ TEXTS: dict[str, str] = {
     "err.sts-data": "This meter needs a service visit. Please report a fault.",
     "err.tid-exhausted": "This meter needs a key change. Contact your utility.",
     "err.vending-error": "Your request could not be completed.",
+    "err.payment-refused": "The payment was refused.",
+    "err.payment-unavailable": "Payment service unavailable. Please try again later.",
     "err.payment-failed": "The payment did not go through.",
 }

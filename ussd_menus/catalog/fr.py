@@ -19,6 +19,9 @@ TEXTS: dict[str, str] = {
     "end.pay": (
         "Validez le paiement de {amount} sur votre téléphone. Votre code arrivera par SMS."
     ),
+    "end.bought": (
+        "Payé {amount}. Compteur {meter} : {units} unités.\nCode :\n{token}\nAussi envoyé par SMS."
+    ),
     "end.failed": "Désolé, votre demande n'a pas pu aboutir.",
     "tokens.list": "Choisissez un code à renvoyer par SMS :",
     "end.token": "Code pour le compteur {meter} :\n{token}\nAussi envoyé par SMS.",
@@ -53,6 +56,8 @@ TEXTS: dict[str, str] = {
     "nav.more": "Suite",
     "item.meter": "{label}",
     "item.token": "{date} {amount} {units}{unit}",
+    "notice.resumed": "Bon retour.",
+    "sms.token": "Compteur {meter} : payé {amount}, {units} unités.\nCode : {token}",
     "err.choice": "Choix invalide.",
     "err.meter": "Un numéro de compteur a 11 ou 13 chiffres.",
     "err.amount": "Entrez un montant entier en chiffres.",
@@ -75,5 +80,7 @@ TEXTS: dict[str, str] = {
     "err.sts-data": "Ce compteur nécessite une intervention. Signalez une panne.",
     "err.tid-exhausted": "Ce compteur doit changer de clé. Contactez votre fournisseur.",
     "err.vending-error": "Votre demande n'a pas pu aboutir.",
+    "err.payment-refused": "Le paiement a été refusé.",
+    "err.payment-unavailable": "Paiement indisponible. Réessayez plus tard.",
     "err.payment-failed": "Le paiement n'a pas abouti.",
 }

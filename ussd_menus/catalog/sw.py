@@ -17,6 +17,9 @@ TEXTS: dict[str, str] = {
     "opt.details": "Maelezo",
     "buy.details": "VAT {vat}\nAda {charges}\nDeni lililokatwa {debt}",
     "end.pay": "Idhinisha malipo ya {amount} kwenye simu yako. Tokeni yako itakuja kwa SMS.",
+    "end.bought": (
+        "Umelipa {amount}. Mita {meter}: vipimo {units}.\nTokeni:\n{token}\nPia imetumwa kwa SMS."
+    ),
     "end.failed": "Samahani, ombi lako halikuweza kukamilika.",
     "tokens.list": "Chagua tokeni ya kutuma tena kwa SMS:",
     "end.token": "Tokeni ya mita {meter}:\n{token}\nPia imetumwa kwa SMS.",
@@ -51,6 +54,8 @@ TEXTS: dict[str, str] = {
     "nav.more": "Zaidi",
     "item.meter": "{label}",
     "item.token": "{date} {amount} {units}{unit}",
+    "notice.resumed": "Karibu tena.",
+    "sms.token": "Mita {meter}: umelipa {amount}, vipimo {units}.\nTokeni: {token}",
     "err.choice": "Chaguo si sahihi.",
     "err.meter": "Namba ya mita ina tarakimu 11 au 13.",
     "err.amount": "Weka kiasi kamili kwa tarakimu.",
@@ -73,5 +78,7 @@ TEXTS: dict[str, str] = {
     "err.sts-data": "Mita hii inahitaji huduma. Tafadhali ripoti hitilafu.",
     "err.tid-exhausted": "Mita hii inahitaji kubadilishwa ufunguo. Wasiliana na shirika lako.",
     "err.vending-error": "Ombi lako halikuweza kukamilika.",
+    "err.payment-refused": "Malipo yamekataliwa.",
+    "err.payment-unavailable": "Huduma ya malipo haipatikani. Jaribu tena baadaye.",
     "err.payment-failed": "Malipo hayakufanikiwa.",
 }

@@ -78,6 +78,20 @@ class DemoMeter:
     tariff: str
     fbe: bool = False
 
+    def reference_meter(self) -> sts.Meter:
+        """A fresh STS reference meter with this meter's keys (KRN 1, TI 1, base 2014)."""
+        return sts.Meter.provision(
+            vending_key={2: DKGA02_KEY, 4: DKGA04_KEY}[self.dkga],
+            dkga=self.dkga,
+            pan=sts.Pan.parse(self.number),
+            sgc=self.sgc,
+            ti=1,
+            krn=1,
+            kt=sts.KeyType.DUTK,
+            base_date=2014,
+            ea=self.ea,
+        )
+
 
 _NAMES = (
     "Amina Njeri",

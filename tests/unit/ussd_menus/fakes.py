@@ -48,8 +48,9 @@ class FakeCore:
     meters: list[SavedMeter] = field(default_factory=list)
     refuse: dict[type, str] = field(default_factory=dict)
     calls: list[Action] = field(default_factory=list)
+    token_ready: bool = False  #: the payment completes while the session waits
 
-    def perform(self, action: Action) -> Result:  # noqa: PLR0911 - one branch per action
+    def perform(self, action: Action) -> Result:  # noqa: PLR0911, PLR0912 - one branch per action
         """The result the core would give."""
         self.calls.append(action)
         if type(action) in self.refuse:
@@ -61,6 +62,8 @@ class FakeCore:
                 return self._customer(meter)
             case QuoteAmount(amount=amount):
                 return Quote(amount=amount, units_tenths=528, vat=1379, charges=500, debt=0)
+            case StartPurchase() if self.token_ready:
+                return PaymentStarted(reference="PAY-1", token=TOKEN, units_tenths=528)
             case StartPurchase():
                 return PaymentStarted(reference="PAY-1")
             case LastTokens():

@@ -81,6 +81,22 @@ def test_full_buy_walk(engine: Engine, core: FakeCore) -> None:
     ]
 
 
+def test_token_ready_in_time_is_shown_on_the_final_screen(engine: Engine, core: FakeCore) -> None:
+    """When the vend is ready while the session waits, the END screen shows the token.
+
+    It is shown in 4-digit groups, as the customer keys it in (TOKEN is 1234...7890).
+    """
+    core.token_ready = True
+    walk = Walker(engine, core)
+    walk.open()
+    reply = walk.send("1", DEMO_METER, "1", "100", "1")
+    assert reply.reply.end is True
+    assert reply.reply.text == (
+        f"Paid 100. Meter {DEMO_METER}: 52.8 units.\n"
+        "Token:\n1234 5678 9012 3456 7890\nAlso sent by SMS."
+    )
+
+
 def test_retried_pay_hop_never_pays_twice(engine: Engine, core: FakeCore) -> None:
     """The pay hop sent again (same cumulative text) gets the cached END and starts nothing.
 
