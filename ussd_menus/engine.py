@@ -103,12 +103,8 @@ class Engine:
 
     # -------------------------------------------------------------- public API
 
-    def step(self, session: SessionState, event: UssdEvent, *, notice: str = "") -> Step:
-        """Apply one hop: the reply and new state, or the action to perform first.
-
-        ``notice`` (a text key) is shown above the screen this hop ends on, unless the hop
-        sets a notice of its own (the gateway says "welcome back" on a resumed session).
-        """
+    def step(self, session: SessionState, event: UssdEvent) -> Step:
+        """Apply one hop: the reply and new state, or the action to perform first."""
         key = hop_key(event)
         if session.reply_text is not None and (key == session.last_hop or self._ended(session)):
             return Reply(self._cached(session), session, duplicate=True)
@@ -118,7 +114,7 @@ class Engine:
             seen=event.route,
             last_hop=key,
             hops=session.hops + 1,
-            notice=notice,
+            notice="",
             pending="",
             pending_input="",
             queue=inputs,

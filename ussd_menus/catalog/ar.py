@@ -78,5 +78,9 @@ TEXTS: dict[str, str] = {
     "err.vending-error": "تعذر إتمام طلبك.",
     "err.payment-refused": "رُفضت عملية الدفع.",
     "err.payment-unavailable": "خدمة الدفع غير متاحة. حاول لاحقا.",
+    "err.payment-unknown": "لم يتم العثور على الدفع.",
+    "err.payment-state": "تمت معالجة هذا الدفع.",
+    "err.meter-list-full": "لديك الحد الأقصى من العدادات. احذف واحدا أولا.",
+    "err.language-unsupported": "هذه اللغة غير متاحة.",
     "err.payment-failed": "لم تنجح عملية الدفع.",
 }

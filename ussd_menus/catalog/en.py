@@ -78,5 +78,9 @@ TEXTS: dict[str, str] = {
     "err.vending-error": "Your request could not be completed.",
     "err.payment-refused": "The payment was refused.",
     "err.payment-unavailable": "Payment service unavailable. Please try again later.",
+    "err.payment-unknown": "Payment not found.",
+    "err.payment-state": "This payment is already settled.",
+    "err.meter-list-full": "You have the most meters a phone can save. Remove one first.",
+    "err.language-unsupported": "This language is not available.",
     "err.payment-failed": "The payment did not go through.",
 }

@@ -82,5 +82,9 @@ TEXTS: dict[str, str] = {
     "err.vending-error": "Votre demande n'a pas pu aboutir.",
     "err.payment-refused": "Le paiement a été refusé.",
     "err.payment-unavailable": "Paiement indisponible. Réessayez plus tard.",
+    "err.payment-unknown": "Paiement introuvable.",
+    "err.payment-state": "Ce paiement est déjà réglé.",
+    "err.meter-list-full": "Vous avez déjà le maximum de compteurs. Supprimez-en un.",
+    "err.language-unsupported": "Cette langue n'est pas disponible.",
     "err.payment-failed": "Le paiement n'a pas abouti.",
 }

@@ -80,5 +80,9 @@ TEXTS: dict[str, str] = {
     "err.vending-error": "Ombi lako halikuweza kukamilika.",
     "err.payment-refused": "Malipo yamekataliwa.",
     "err.payment-unavailable": "Huduma ya malipo haipatikani. Jaribu tena baadaye.",
+    "err.payment-unknown": "Malipo hayajapatikana.",
+    "err.payment-state": "Malipo haya yameshashughulikiwa.",
+    "err.meter-list-full": "Umefikia idadi ya juu ya mita. Ondoa moja kwanza.",
+    "err.language-unsupported": "Lugha hii haipatikani.",
     "err.payment-failed": "Malipo hayakufanikiwa.",
 }

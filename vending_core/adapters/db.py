@@ -22,10 +22,12 @@ SQLite
     ``NORMAL`` fsyncs only at checkpoints: a commit is still atomic and survives the process
     crashing (the WAL is in the OS page cache), but the last commits before a power loss or
     OS crash can be lost, i.e. a customer could hold a token whose vend the database no
-    longer has. On the 2-core machine of ``bench/core_bench.py`` the WAL fsync is about
-    0.5 ms of a 2.5-3.5 ms vend: ``NORMAL`` sold about 320-470 vends/s where ``FULL`` sold
-    260-350. It is for deployments whose storage makes that loss acceptable (battery-backed
-    write cache, a replica that takes every commit), never the default.
+    longer has. On the 2-core machine of ``bench/core_bench.py`` the WAL fsync is 0.5-1 ms,
+    so one vend at a time ``NORMAL`` sells about 1.3-1.5 times what ``FULL`` sells; with
+    concurrent vends the group commit (:mod:`vending_core.adapters.groupcommit`) shares one
+    fsync among them and the difference mostly disappears. ``NORMAL`` is for deployments
+    whose storage makes that loss acceptable (battery-backed write cache, a replica that
+    takes every commit), never the default.
 
     A connection goes back to the pool without the usual ``ROLLBACK`` round trip unless
     SQLite reports a transaction still open on it (the units of work end theirs themselves).

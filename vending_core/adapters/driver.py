@@ -10,7 +10,9 @@ binds itself (``LIMIT 1``), and the result columns with their result processors.
 
 The compiled text then runs on the connection that SQLAlchemy's pool hands out, through a
 :class:`Driver`: one aiosqlite thread hop, or one asyncpg round trip (a prepared statement
-from asyncpg's cache), per statement. SQLAlchemy's asyncio execution layer costs several
+from asyncpg's cache), per statement; under SQLite's group commit
+(:class:`vending_core.adapters.groupcommit.TurnDriver`) statements that cannot wait run inline
+on the sqlite3 connection, without the hop. SQLAlchemy's asyncio execution layer costs several
 times that on the vending hot path (measured on a 2-core machine: a one-row primary-key
 SELECT inside a transaction took 430 µs through ``AsyncConnection.execute`` on aiosqlite,
 which spends four thread hops per statement, against 80 µs on the driver; 350 µs against
@@ -181,15 +183,13 @@ class Driver(Protocol):
         """Run a statement once per argument list, in one call to the driver."""
         ...
 
-    async def begin(self) -> None:
-        """Begin a transaction (``BEGIN IMMEDIATE`` on SQLite, READ COMMITTED on PostgreSQL)."""
-        ...
+    async def begin(self, *, before_write: bool = False) -> bool:
+        """Begin a transaction (``BEGIN IMMEDIATE`` on SQLite, READ COMMITTED on PostgreSQL).
 
-    def begins_before_writes(self) -> bool:
-        """Whether a write statement outside a transaction begins one itself, as ``begin`` would.
-
-        Then a unit of work whose first statement writes (the idempotency claim) needs no
-        ``begin`` round trip of its own.
+        With ``before_write`` (the next statement writes) a driver whose writes begin a
+        transaction themselves, as ``begin`` would (sqlite3), may send nothing and leave the
+        begin to that statement: a unit of work whose first statement writes (the idempotency
+        claim) then needs no round trip of its own. Returns whether a begin was sent.
         """
         ...
 
@@ -245,9 +245,17 @@ class SqliteDriver:
         """``executemany`` in one hop."""
         await self._connection.executemany(sql, arguments)
 
-    async def begin(self) -> None:
-        """``BEGIN IMMEDIATE``: take the write lock before the first read (db module)."""
+    async def begin(self, *, before_write: bool = False) -> bool:
+        """``BEGIN IMMEDIATE``: take the write lock before the first read (db module).
+
+        Before a write, nothing with the ``IMMEDIATE`` isolation level that the db module
+        sets: sqlite3 then opens ``BEGIN IMMEDIATE`` itself before an INSERT, UPDATE, DELETE
+        or REPLACE run outside a transaction, in the same call (documented sqlite3 behaviour).
+        """
+        if before_write and self._connection.isolation_level == "IMMEDIATE":
+            return False
         await self._connection.execute("BEGIN IMMEDIATE", ())
+        return True
 
     async def commit(self) -> None:
         """``COMMIT``."""
@@ -257,14 +265,6 @@ class SqliteDriver:
         """``ROLLBACK`` (nothing when no transaction is open)."""
         if self._connection.in_transaction:
             await self._connection.execute("ROLLBACK", ())
-
-    def begins_before_writes(self) -> bool:
-        """True with the ``IMMEDIATE`` isolation level that the db module sets.
-
-        sqlite3 then opens ``BEGIN IMMEDIATE`` itself before an INSERT, UPDATE, DELETE or
-        REPLACE run outside a transaction, in the same call (documented sqlite3 behaviour).
-        """
-        return self._connection.isolation_level == "IMMEDIATE"
 
     def in_transaction(self) -> bool:
         """SQLite's own flag (read without a hop)."""
@@ -311,9 +311,10 @@ class AsyncpgDriver:
         """``executemany`` (pipelined by asyncpg)."""
         await self._connection.executemany(sql, arguments)
 
-    async def begin(self) -> None:
-        """``BEGIN ISOLATION LEVEL READ COMMITTED``."""
+    async def begin(self, *, before_write: bool = False) -> bool:
+        """``BEGIN ISOLATION LEVEL READ COMMITTED`` (PostgreSQL begins only when asked)."""
         await self._connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        return True
 
     async def commit(self) -> None:
         """``COMMIT``."""
@@ -323,10 +324,6 @@ class AsyncpgDriver:
         """``ROLLBACK`` (nothing when no transaction is open)."""
         if self._connection.is_in_transaction():
             await self._connection.execute("ROLLBACK")
-
-    def begins_before_writes(self) -> bool:
-        """False: PostgreSQL begins only when asked."""
-        return False
 
     def in_transaction(self) -> bool:
         """The server's transaction status from its last reply (no round trip)."""

@@ -16,6 +16,13 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from vending_core.adapters.memory_messaging import MemoryOutbox, MemoryProfiles, MessagingTables
+from vending_core.adapters.memory_payments import (
+    MemoryPaymentRepository,
+    MemoryVoucherRepository,
+    MemoryWalletRepository,
+    PaymentTables,
+)
 from vending_core.domain.model import Customer, Debt, Meter, SupplyGroup, Tariff, Vendor
 from vending_core.domain.records import (
     MaintenanceRequest,
@@ -46,6 +53,8 @@ class _Tables:
     vends: dict[int, Vend] = field(default_factory=dict)
     requests: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
     maintenance: dict[int, MaintenanceRequest] = field(default_factory=dict)
+    messaging: MessagingTables = field(default_factory=MessagingTables)
+    payment_tables: PaymentTables = field(default_factory=PaymentTables)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -292,6 +301,11 @@ class MemoryUnitOfWork:
         self.vends = _Vends(tables)
         self.requests = _Requests(tables)
         self.maintenance = _Maintenance(tables)
+        self.outbox = MemoryOutbox(tables.messaging)
+        self.profiles = MemoryProfiles(tables.messaging)
+        self.payments = MemoryPaymentRepository(tables.payment_tables)
+        self.wallets = MemoryWalletRepository(tables.payment_tables)
+        self.vouchers = MemoryVoucherRepository(tables.payment_tables)
 
     async def __aenter__(self) -> Self:
         await self._db.lock.acquire()

@@ -9,12 +9,21 @@ Use::
         ...
         await uow.commit()                                # otherwise: rolled back
 
-Entering checks a connection out of the engine's pool; the first statement begins the
-transaction (``BEGIN IMMEDIATE`` on SQLite, which sqlite3 sends with the statement itself when
-it writes, e.g. the idempotency claim; READ COMMITTED on PostgreSQL). Leaving rolls back
-whatever was not committed and returns the connection (or, if the rollback failed, discards
-it). After :meth:`SqlUnitOfWork.commit` the unit of work may go on: the next statement begins
-a new transaction.
+On PostgreSQL entering checks a connection out of the engine's pool; the first statement
+begins the transaction (READ COMMITTED). Leaving rolls back whatever was not committed and
+returns the connection (or, if the rollback failed, discards it). After
+:meth:`SqlUnitOfWork.commit` the unit of work may go on: the next statement begins a new
+transaction.
+
+On SQLite the units of work of one factory use group commit
+(:mod:`vending_core.adapters.groupcommit`): entering takes the factory's turn, and the unit's
+transaction is a turn in a write transaction shared with the units that run just before and
+after it (``BEGIN IMMEDIATE``, which sqlite3 sends with the first statement when it writes,
+e.g. the idempotency claim; then one ``SAVEPOINT`` per unit). Its statements run inline on
+the sqlite3 connection; :meth:`SqlUnitOfWork.commit` returns once the shared ``COMMIT`` is
+durable. A unit of work that cannot get the turn within ``WRITER_WAIT_S`` (one nested in
+another, say) runs on a connection of its own as PostgreSQL's do, waiting in SQLite's busy
+timeout.
 
 The unit of work drives the pooled connection's driver (aiosqlite, asyncpg) directly, with
 statements SQLAlchemy compiled once per dialect (:mod:`vending_core.adapters.driver`):
@@ -28,7 +37,6 @@ Errors: see :mod:`vending_core.adapters.errors` (``DuplicateTid``, ``ConstraintV
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -44,7 +52,14 @@ from vending_core.adapters.errors import (
     RepositoryError,
     RowNotFound,
 )
+from vending_core.adapters.groupcommit import MAX_BATCH, GroupCommit, GroupCommitError, TurnDriver
 from vending_core.adapters.ledger import SqlRequestRepository, SqlVendRepository
+from vending_core.adapters.outbox_sql import SqlOutboxRepository, SqlProfileRepository
+from vending_core.adapters.payments_sql import (
+    SqlPaymentRepository,
+    SqlVoucherRepository,
+    SqlWalletRepository,
+)
 from vending_core.adapters.repositories import (
     SqlCustomerRepository,
     SqlDebtRepository,
@@ -60,6 +75,7 @@ from vending_core.service import ports
 __all__ = [
     "ConstraintViolation",
     "DuplicateTid",
+    "GroupCommitError",
     "RepositoryError",
     "RowNotFound",
     "SqlUnitOfWork",
@@ -68,8 +84,8 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger("sqlalchemy.engine.Engine")  # where echo=True logs SQLAlchemy's SQL
-#: How long a SQLite unit of work waits for the writer lock before it goes on without it and
-#: leaves the waiting to SQLite's own busy timeout (a unit of work nested in another, say).
+#: How long a SQLite unit of work waits for its turn before it goes on without it and leaves
+#: the waiting to SQLite's own busy timeout (a unit of work nested in another, say).
 WRITER_WAIT_S: Final = 30.0
 
 
@@ -87,14 +103,14 @@ class SqlUnitOfWork:
             ``created_at``).
         observe: Called with the SQL of every statement (tests count them); with the
             engine's ``echo`` on, statements are also logged.
-        writers: SQLite: the lock the units of work of one factory take before they check
-            out a connection, held until it is back in the pool. SQLite runs one writer at a
-            time anyway (``BEGIN IMMEDIATE``); with the lock this process's units of work
-            queue in asyncio and start the moment the previous one is done, instead of
-            sleeping in SQLite's busy handler (it backs off up to 100 ms at a time), and hold
-            one pooled connection, not one each while they wait. Other processes still wait
-            on ``BEGIN IMMEDIATE`` and ``busy_timeout``: the lock orders this process's
-            units of work, the database still enforces exclusion. None: no lock.
+        group: SQLite: the group commit shared by the units of work of one factory. SQLite
+            runs one writer at a time anyway (``BEGIN IMMEDIATE``); with it this process's
+            units of work queue in asyncio and start the moment the previous one is done,
+            instead of sleeping in SQLite's busy handler (it backs off up to 100 ms at a
+            time), share one connection, and share one ``COMMIT`` (fsync) when they come
+            together. Other processes still wait on ``BEGIN IMMEDIATE`` and
+            ``busy_timeout``: the turn orders this process's units of work, the database
+            still enforces exclusion. None: a connection and transaction of its own.
     """
 
     meters: ports.MeterRepository
@@ -106,6 +122,11 @@ class SqlUnitOfWork:
     vends: ports.VendRepository
     requests: ports.RequestRepository
     maintenance: ports.MaintenanceRepository
+    outbox: ports.OutboxRepository
+    profiles: ports.ProfileRepository
+    payments: ports.PaymentRepository
+    wallets: ports.WalletRepository
+    vouchers: ports.VoucherRepository
 
     def __init__(
         self,
@@ -113,25 +134,24 @@ class SqlUnitOfWork:
         *,
         clock: Clock = utc_now,
         observe: Observer | None = None,
-        writers: asyncio.Lock | None = None,
+        group: GroupCommit | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._observe = observe if observe is not None or not engine.echo else _log_statement
-        self._writers = writers
-        self._holding = False
+        self._group = group
+        self._turns: TurnDriver | None = None
         self._connection: AsyncConnection | None = None
         self._session: Session | None = None
 
     async def __aenter__(self) -> Self:
-        if self._connection is not None:
+        if self._session is not None:
             raise RuntimeError("this unit of work is already in use")
-        self._holding = self._writers is not None and await _acquire(self._writers)
-        try:
+        if self._group is not None and await self._group.acquire(WRITER_WAIT_S):
+            self._turns = TurnDriver(self._group, holding=True, wait_s=WRITER_WAIT_S)
+            session = Session(self._turns, self._engine.dialect, observe=self._observe)
+        else:
             self._connection, session = await self._open()
-        except BaseException:
-            self._release()
-            raise
         self._session = session
         self._bind(session)
         return self
@@ -158,6 +178,15 @@ class SqlUnitOfWork:
     ) -> None:
         connection, self._connection = self._connection, None
         session, self._session = self._session, None
+        turns, self._turns = self._turns, None
+        if turns is not None and session is not None:
+            try:
+                await session.rollback()
+            finally:
+                turns.release()
+            # What it read must be durable before it is acted on (an error is raised anyway).
+            await turns.settled(raise_error=exc_type is None)
+            return
         if connection is None or session is None:
             return
         ended = False
@@ -165,13 +194,10 @@ class SqlUnitOfWork:
             await session.rollback()
             ended = not session.in_transaction()
         finally:
-            try:
-                if not ended:
-                    # Never hand a connection that may still be in a transaction to the pool.
-                    await connection.invalidate()
-                await connection.close()
-            finally:
-                self._release()
+            if not ended:
+                # Never hand a connection that may still be in a transaction to the pool.
+                await connection.invalidate()
+            await connection.close()
 
     async def commit(self) -> None:
         """Commit everything done so far in this unit of work."""
@@ -189,24 +215,11 @@ class SqlUnitOfWork:
         self.vends = SqlVendRepository(session)
         self.requests = SqlRequestRepository(session, self._clock)
         self.maintenance = SqlMaintenanceRepository(session)
-
-    def _release(self) -> None:
-        if self._holding and self._writers is not None:
-            self._holding = False
-            self._writers.release()
-
-
-async def _acquire(lock: asyncio.Lock) -> bool:
-    """Take ``lock``; False (not taken) after WRITER_WAIT_S, leaving the wait to SQLite."""
-    if not lock.locked():  # the common case: no timer to set up
-        await lock.acquire()
-        return True
-    try:
-        async with asyncio.timeout(WRITER_WAIT_S):
-            await lock.acquire()
-    except TimeoutError:
-        return False
-    return True
+        self.outbox = SqlOutboxRepository(session)
+        self.profiles = SqlProfileRepository(session)
+        self.payments = SqlPaymentRepository(session)
+        self.wallets = SqlWalletRepository(session)
+        self.vouchers = SqlVoucherRepository(session)
 
 
 def _log_statement(sql: str) -> None:
@@ -214,15 +227,20 @@ def _log_statement(sql: str) -> None:
 
 
 def sql_uow_factory(
-    engine: AsyncEngine, *, clock: Clock = utc_now, observe: Observer | None = None
+    engine: AsyncEngine,
+    *,
+    clock: Clock = utc_now,
+    observe: Observer | None = None,
+    max_batch: int = MAX_BATCH,
 ) -> Callable[[], SqlUnitOfWork]:
     """A ``ports.UnitOfWorkFactory``: each call makes a new :class:`SqlUnitOfWork`.
 
-    On SQLite the units of work of one factory share the in-process writer lock.
+    On SQLite the units of work of one factory share one group commit, which commits at
+    most ``max_batch`` of them together (1: every unit of work commits on its own).
     """
-    writers = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+    group = GroupCommit(engine, max_batch=max_batch) if engine.dialect.name == "sqlite" else None
 
     def factory() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, clock=clock, observe=observe, writers=writers)
+        return SqlUnitOfWork(engine, clock=clock, observe=observe, group=group)
 
     return factory

@@ -120,7 +120,10 @@ class Session:
         driver: The pooled connection, driven directly.
         dialect: The engine's dialect (statements are compiled for it).
         observe: Called with the SQL of every statement before it runs, and with
-            ``"BEGIN"``, ``"COMMIT"`` or ``"ROLLBACK"`` for the transaction control it sends.
+            ``"BEGIN"``, ``"COMMIT"`` or ``"ROLLBACK"`` for the unit of work's transaction
+            control (under SQLite's group commit the database may see ``SAVEPOINT``,
+            ``RELEASE``, ``ROLLBACK TO`` and one ``COMMIT`` for several units of work; see
+            :mod:`vending_core.adapters.groupcommit`).
     """
 
     __slots__ = ("_active", "_driver", "_observe", "dialect")
@@ -148,6 +151,14 @@ class Session:
         await self._driver.begin()
         self._active = True
 
+    async def _begin_before(self, compiled: Compiled) -> bool:
+        """Begin before ``compiled``; True if the driver left the begin to the statement."""
+        self._active = True  # failed or not: rollback asks the driver what is open
+        sent = await self._driver.begin(before_write=compiled.writes)
+        if sent:
+            self._notice("BEGIN")
+        return not sent
+
     async def commit(self) -> None:
         """Commit the open transaction, if any (a failed commit leaves it for rollback)."""
         if self._active:
@@ -172,10 +183,7 @@ class Session:
         """Begin before the statement, unless the driver's own begin comes with it (True)."""
         begun_by_driver = False
         if not self._active:
-            if compiled.writes and self._driver.begins_before_writes():
-                self._active = begun_by_driver = True  # failed or not: rollback asks the driver
-            else:
-                await self.begin()
+            begun_by_driver = await self._begin_before(compiled)
         self._notice(compiled.sql)
         return begun_by_driver
 

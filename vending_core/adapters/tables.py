@@ -348,3 +348,6 @@ maintenance_requests = Table(
     Column("extra", _Json, nullable=False),
     Index(None, "meter_id", "id"),
 )
+
+# Registers the tables of these modules on ``metadata``.
+from vending_core.adapters import tables_messaging, tables_payments  # noqa: E402, F401

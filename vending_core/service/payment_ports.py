@@ -110,6 +110,9 @@ class ProviderResult:
     receipt: str | None = None
     reason: str = ""
     raw: Mapping[str, object] = field(default_factory=dict)
+    #: Our intent id, when the provider knows it (in-process providers, the sandbox): lets a
+    #: report that arrives before the intent stored ``provider_reference`` find its payment.
+    payment_id: str | None = None
 
 
 Deliver = Callable[[ProviderResult], Awaitable[None]]

@@ -20,16 +20,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
 from vending_core.domain.model import Customer, Debt, Meter, SupplyGroup, Tariff, Vendor
+from vending_core.domain.payments import Payment, PaymentEvent, Voucher, WalletEntry
 from vending_core.domain.records import (
     MaintenanceRequest,
     MeterEvent,
     StoredResponse,
     Vend,
     VendorEntry,
+)
+from vending_core.service.messaging_records import (
+    HeldReport,
+    OutboxMessage,
+    PhoneProfile,
+    ProfileMeter,
 )
 
 __all__ = [
@@ -39,6 +47,9 @@ __all__ = [
     "MaintenanceRepository",
     "MeterDetail",
     "MeterRepository",
+    "OutboxRepository",
+    "PaymentRepository",
+    "ProfileRepository",
     "RequestRepository",
     "SupplyGroupRepository",
     "TariffRepository",
@@ -46,6 +57,8 @@ __all__ = [
     "UnitOfWorkFactory",
     "VendRepository",
     "VendorRepository",
+    "VoucherRepository",
+    "WalletRepository",
 ]
 
 
@@ -165,6 +178,131 @@ class MaintenanceRepository(Protocol):
     async def update(self, request: MaintenanceRequest) -> None: ...
 
 
+class PaymentRepository(Protocol):
+    """Payment intents and their append-only history.
+
+    ``(client_id, request_id)``, ``(provider, provider_reference)`` and ``(provider,
+    receipt)`` are unique. ``lock`` holds the payment row until the unit of work ends
+    (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers), so one report at a time
+    moves a payment.
+    """
+
+    async def add(self, payment: Payment) -> bool:
+        """Insert the intent; False if its (client_id, request_id) exists (after its writer)."""
+        ...
+
+    async def get(self, payment_id: str, *, lock: bool = False) -> Payment | None: ...
+    async def get_by_provider_reference(
+        self, provider: str, reference: str, *, lock: bool = False
+    ) -> Payment | None: ...
+    async def get_by_request(self, client_id: str, request_id: str) -> Payment | None: ...
+    async def update(self, payment: Payment) -> None: ...
+    async def add_event(self, event: PaymentEvent) -> None: ...
+    async def events(self, payment_id: str) -> list[PaymentEvent]:
+        """The payment's history, oldest first."""
+        ...
+
+    async def pending(self, *, created_before: datetime, limit: int = 100) -> list[Payment]:
+        """PENDING payments made before ``created_before`` (to query), oldest first."""
+        ...
+
+    async def expiring(self, now: datetime, *, limit: int = 100) -> list[Payment]:
+        """PENDING payments with ``expires_at <= now``, oldest first."""
+        ...
+
+    async def paid_not_vended(self, *, limit: int = 100) -> list[Payment]:
+        """PAID payments (money taken, no vend stored), oldest first."""
+        ...
+
+
+class WalletRepository(Protocol):
+    """Customer wallets: a balance per msisdn and its append-only ledger.
+
+    ``balance(..., lock=True)`` locks the wallet row. ``add_entry`` returns False when an
+    entry with the same ``reference`` exists (a retried debit), and stores nothing then.
+    """
+
+    async def balance(self, msisdn: str, *, lock: bool = False) -> int | None:
+        """The balance, or None when the msisdn has no wallet."""
+        ...
+
+    async def open(self, msisdn: str, currency: str, now: datetime) -> None:
+        """Create an empty wallet if there is none."""
+        ...
+
+    async def add_entry(self, entry: WalletEntry) -> bool:
+        """Append the entry and set the wallet's balance to ``entry.balance_after``."""
+        ...
+
+    async def entry(self, reference: str) -> WalletEntry | None: ...
+    async def entries(self, msisdn: str) -> list[WalletEntry]:
+        """The wallet's entries, oldest first."""
+        ...
+
+
+class VoucherRepository(Protocol):
+    """Scratch-card vouchers (PINs only as hashes) and PIN attempts per msisdn."""
+
+    async def add(self, voucher: Voucher) -> int: ...
+    async def get_by_pin_hash(self, pin_hash: str) -> Voucher | None: ...
+    async def get_by_payment(self, payment_id: str) -> Voucher | None: ...
+    async def redeem(self, voucher_id: int, *, msisdn: str, payment_id: str, at: datetime) -> bool:
+        """Mark an ACTIVE voucher redeemed (a conditional update); False if it was not."""
+        ...
+
+    async def add_attempt(self, msisdn: str, at: datetime, *, ok: bool) -> None: ...
+    async def failures_since(self, msisdn: str, since: datetime) -> list[datetime]:
+        """Times of the msisdn's failed PIN attempts at or after ``since``, oldest first."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    """The SMS outbox (``vending_core.service.outbox`` decides every state change).
+
+    ``claim_due`` is the only concurrent path: it picks due rows (``queued`` with
+    ``next_attempt_at <= now``, or ``sending`` with ``lease_until <= now``) that no other
+    transaction holds (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite and the memory twin
+    serialise whole units of work), marks them ``sending`` with the new lease and one more
+    attempt, and returns them as stored.
+    """
+
+    async def add(self, message: OutboxMessage) -> OutboxMessage | None:
+        """Insert unless the dedupe key exists (then None); returns the stored row."""
+        ...
+
+    async def get(self, message_id: int, *, lock: bool = False) -> OutboxMessage | None: ...
+    async def get_by_key(self, dedupe_key: str) -> OutboxMessage | None: ...
+    async def get_by_provider_id(
+        self, provider: str, provider_message_id: str, *, lock: bool = False
+    ) -> OutboxMessage | None: ...
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[OutboxMessage]: ...
+    async def update(self, message: OutboxMessage) -> None: ...
+    async def held_report(self, provider: str, provider_message_id: str) -> HeldReport | None: ...
+    async def hold_report(self, report: HeldReport) -> None:
+        """Insert or replace the held report of that provider message id."""
+        ...
+
+    async def drop_report(self, provider: str, provider_message_id: str) -> None: ...
+
+
+class ProfileRepository(Protocol):
+    """Phone profiles: language and saved meters (ordered by position)."""
+
+    async def get(self, msisdn: str) -> PhoneProfile | None: ...
+    async def lock(self, msisdn: str, at: datetime) -> None:
+        """Create the profile row if missing and hold it until the unit of work ends."""
+        ...
+
+    async def set_language(self, msisdn: str, language: str | None, at: datetime) -> None: ...
+    async def save_meter(self, msisdn: str, meter: ProfileMeter, position: int) -> None:
+        """Insert the meter, or update its name and position (list order)."""
+        ...
+
+    async def remove_meter(self, msisdn: str, number: str) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: commit explicitly, or everything is rolled back."""
 
@@ -186,6 +324,16 @@ class UnitOfWork(Protocol):
     def requests(self) -> RequestRepository: ...
     @property
     def maintenance(self) -> MaintenanceRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
+    @property
+    def profiles(self) -> ProfileRepository: ...
+    @property
+    def payments(self) -> PaymentRepository: ...
+    @property
+    def wallets(self) -> WalletRepository: ...
+    @property
+    def vouchers(self) -> VoucherRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -13,6 +13,8 @@ from ussd_menus.menus import MENU, build_engine
 from ussd_menus.session import Json, SessionState
 from ussd_menus.texts import CATALOGS, LANGUAGES, render_text
 from vending_core.domain import errors
+from vending_core.domain import payments as _payments  # noqa: F401 - its refusals count too
+from vending_core.service import profiles as _profiles  # noqa: F401 - its refusals count too
 
 # Worst cases, by hand: an 18-digit PAN, every formatted width at its cap (menu_kit).
 WORST: dict[str, Json] = {
@@ -80,7 +82,11 @@ def _all_codes(cls: type[errors.VendingError]) -> set[str]:
 
 
 def test_every_vending_refusal_has_a_message() -> None:
-    """Each VendingError code (the core's refusals) has an ``err.<code>`` text."""
+    """Each VendingError code (the core's refusals) has an ``err.<code>`` text.
+
+    Every module that defines refusals is imported above, so the check does not depend on
+    which other tests ran first.
+    """
     codes = _all_codes(errors.VendingError)
     assert "meter-unknown" in codes
     assert {f"err.{c}" for c in codes} <= set(CATALOGS["en"])

@@ -1,0 +1,252 @@
+"""One contract for the payment, wallet and voucher repositories: memory, SQLite, PostgreSQL.
+
+Values round-trip exactly (aware UTC times, JSON payloads), unique keys are enforced
+(the purchase request, the provider reference, the provider receipt, a wallet entry's
+reference, a voucher's PIN hash), the queues select what their names say, and the
+exactly-once writes hold under concurrent units of work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.contract.conftest import Backend
+from vending_core.adapters.errors import ConstraintViolation
+from vending_core.adapters.memory_payments import DuplicateRowError
+from vending_core.domain.payments import (
+    Payment,
+    PaymentEvent,
+    PaymentStatus,
+    Voucher,
+    VoucherStatus,
+    WalletEntry,
+)
+
+T0 = datetime(2026, 11, 25, 8, 0, 0, 123456, tzinfo=UTC)
+DUPLICATE = (DuplicateRowError, ConstraintViolation)
+
+
+def payment(number: int = 1, **changes: object) -> Payment:
+    """A payment with every field set away from its default."""
+    base = Payment(
+        id=f"{number:032x}",
+        provider="mpesa",
+        provider_reference=f"ws_CO_{number}",
+        msisdn="254712345678",
+        meter_number="00000000000",
+        amount=10_000,
+        currency="KES",
+        channel="ussd",
+        client_id="ussd-at",
+        request_id=f"s{number}",
+        status=PaymentStatus.PAID,
+        receipt=f"RCP{number}",
+        reason="ok",
+        vend_error="meter-blocked",
+        vend_attempts=2,
+        raw={"Body": {"stkCallback": {"ResultCode": 0}}, "n": [1, 2]},
+        created_at=T0 + timedelta(minutes=number),
+        updated_at=T0 + timedelta(minutes=number, seconds=1),
+        expires_at=T0 + timedelta(minutes=number + 10),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+async def test_payment_round_trip_and_lookups(backend: Backend) -> None:
+    """add, then get / by reference / by request return an equal payment (locked or not)."""
+    stored = payment()
+    async with backend.new_uow() as uow:
+        assert await uow.payments.add(stored)
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.payments.get(stored.id) == stored
+        assert await uow.payments.get(stored.id, lock=True) == stored
+        found = await uow.payments.get_by_provider_reference("mpesa", "ws_CO_1", lock=True)
+        assert found == stored
+        assert await uow.payments.get_by_provider_reference("sandbox", "ws_CO_1") is None
+        assert await uow.payments.get_by_request("ussd-at", "s1") == stored
+        assert await uow.payments.get("f" * 32) is None
+
+
+async def test_same_purchase_request_is_not_added_twice(backend: Backend) -> None:
+    """A second intent with the same (client_id, request_id) is refused: add returns False."""
+    async with backend.new_uow() as uow:
+        assert await uow.payments.add(payment(1, provider_reference=None, receipt=None))
+        other = payment(2, request_id="s1", provider_reference=None, receipt=None)
+        assert not await uow.payments.add(other)
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.payments.get(payment(2).id) is None
+
+
+async def test_provider_reference_and_receipt_are_unique(backend: Backend) -> None:
+    """Two payments may not share a provider reference, nor a receipt, of one provider."""
+    async with backend.new_uow() as uow:
+        await uow.payments.add(payment(1))
+        await uow.payments.add(payment(2, receipt=None))
+        await uow.payments.add(payment(3, provider="sandbox", provider_reference="ws_CO_1"))
+        await uow.commit()
+    for clash in ({"provider_reference": "ws_CO_1"}, {"receipt": "RCP1"}):
+        with pytest.raises(DUPLICATE):
+            async with backend.new_uow() as uow:
+                await uow.payments.update(payment(2, **clash))
+
+
+async def test_update_and_rollback(backend: Backend) -> None:
+    """Update stores every field; without commit nothing is kept."""
+    async with backend.new_uow() as uow:
+        await uow.payments.add(payment(1, status=PaymentStatus.PENDING))
+        await uow.commit()
+    changed = payment(1, status=PaymentStatus.CONFLICT, reason="amount", raw={"x": "y"})
+    async with backend.new_uow() as uow:
+        await uow.payments.update(changed)
+    async with backend.new_uow() as uow:
+        assert (await uow.payments.get(changed.id)) == payment(1, status=PaymentStatus.PENDING)
+        await uow.payments.update(changed)
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.payments.get(changed.id) == changed
+
+
+async def test_events_keep_order_and_payload(backend: Backend) -> None:
+    """A payment's history comes back oldest first with its raw payloads."""
+    events = [
+        PaymentEvent(payment_id=payment().id, at=T0, kind="created", status=PaymentStatus.PENDING),
+        PaymentEvent(
+            payment_id=payment().id,
+            at=T0 + timedelta(seconds=3),
+            kind="report",
+            status=PaymentStatus.PAID,
+            outcome="paid",
+            amount=10_000,
+            receipt="RCP1",
+            detail="The service request is processed successfully.",
+            raw={"ResultCode": 0},
+        ),
+    ]
+    async with backend.new_uow() as uow:
+        await uow.payments.add(payment())
+        for event in events:
+            await uow.payments.add_event(event)
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.payments.events(payment().id) == events
+        assert await uow.payments.events(payment(2).id) == []
+
+
+async def test_queues_select_by_status_and_time(backend: Backend) -> None:
+    """Pending / expiring / paid_not_vended: the right payments, oldest first, limited."""
+    pending = [payment(n, status=PaymentStatus.PENDING, receipt=None) for n in (3, 1, 2)]
+    async with backend.new_uow() as uow:
+        for p in [*pending, payment(4), payment(5, status=PaymentStatus.VENDED)]:
+            await uow.payments.add(p)
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        # created at T0+1, +2, +3 min; expiring at T0+11, +12, +13 min
+        before = await uow.payments.pending(created_before=T0 + timedelta(minutes=3))
+        assert [p.id for p in before] == [payment(1).id, payment(2).id]
+        limited = await uow.payments.pending(created_before=T0 + timedelta(hours=1), limit=1)
+        assert [p.id for p in limited] == [payment(1).id]
+        expiring = await uow.payments.expiring(T0 + timedelta(minutes=12))
+        assert [p.id for p in expiring] == [payment(1).id, payment(2).id]
+        assert [p.id for p in await uow.payments.paid_not_vended()] == [payment(4).id]
+
+
+async def test_wallet_ledger(backend: Backend) -> None:
+    """Open is idempotent; entries move the balance; a repeated reference is refused."""
+    top_up = WalletEntry(
+        msisdn="254712345678", at=T0, amount=500, balance_after=500, kind="top_up", reference="t1"
+    )
+    debit = WalletEntry(
+        msisdn="254712345678", at=T0, amount=-200, balance_after=300, kind="payment", reference="p"
+    )
+    async with backend.new_uow() as uow:
+        assert await uow.wallets.balance("254712345678") is None
+        await uow.wallets.open("254712345678", "KES", T0)
+        await uow.wallets.open("254712345678", "KES", T0)
+        assert await uow.wallets.balance("254712345678", lock=True) == 0
+        assert await uow.wallets.add_entry(top_up)
+        assert await uow.wallets.add_entry(debit)
+        assert not await uow.wallets.add_entry(replace(debit, balance_after=100))
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.wallets.balance("254712345678") == 300
+        assert await uow.wallets.entries("254712345678") == [top_up, debit]
+        assert await uow.wallets.entry("p") == debit
+        assert await uow.wallets.entry("nope") is None
+
+
+def voucher(serial: str = "B1-000001", pin_hash: str = "a" * 64) -> Voucher:
+    """An unredeemed card."""
+    return Voucher(
+        serial=serial,
+        pin_hash=pin_hash,
+        face_value=10_000,
+        currency="KES",
+        batch="B1",
+        created_at=T0,
+    )
+
+
+async def test_vouchers_redeem_once_and_attempts(backend: Backend) -> None:
+    """A card is found by PIN hash, redeemed once, found by payment; failures by msisdn."""
+    async with backend.new_uow() as uow:
+        card_id = await uow.vouchers.add(voucher())
+        assert await uow.vouchers.redeem(card_id, msisdn="2547", payment_id="p1", at=T0)
+        assert not await uow.vouchers.redeem(card_id, msisdn="2548", payment_id="p2", at=T0)
+        for minute, ok in ((0, False), (1, True), (2, False)):
+            await uow.vouchers.add_attempt("2547", T0 + timedelta(minutes=minute), ok=ok)
+        await uow.vouchers.add_attempt("2548", T0, ok=False)
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        card = await uow.vouchers.get_by_pin_hash("a" * 64)
+        assert card == replace(
+            voucher(),
+            id=card_id,
+            status=VoucherStatus.REDEEMED,
+            redeemed_at=T0,
+            redeemed_by="2547",
+            payment_id="p1",
+        )
+        assert await uow.vouchers.get_by_payment("p1") == card
+        assert await uow.vouchers.get_by_pin_hash("b" * 64) is None
+        assert await uow.vouchers.failures_since("2547", T0) == [T0, T0 + timedelta(minutes=2)]
+        assert await uow.vouchers.failures_since("2547", T0 + timedelta(seconds=1)) == [
+            T0 + timedelta(minutes=2)
+        ]
+    with pytest.raises(DUPLICATE):
+        async with backend.new_uow() as uow:
+            await uow.vouchers.add(voucher(serial="B1-000002"))
+
+
+async def test_concurrent_adds_of_one_purchase_make_one_payment(backend: Backend) -> None:
+    """Ten units of work add the same purchase request at once: exactly one succeeds."""
+
+    async def add(number: int) -> bool:
+        async with backend.new_uow() as uow:
+            added = await uow.payments.add(
+                payment(number, request_id="same", provider_reference=None, receipt=None)
+            )
+            await uow.commit()
+            return added
+
+    assert sorted(await asyncio.gather(*(add(n) for n in range(1, 11)))) == [False] * 9 + [True]
+
+
+async def test_concurrent_redemptions_redeem_once(backend: Backend) -> None:
+    """Twenty units of work redeem one card at once: exactly one conditional update wins."""
+    async with backend.new_uow() as uow:
+        card_id = await uow.vouchers.add(voucher())
+        await uow.commit()
+
+    async def redeem(number: int) -> bool:
+        async with backend.new_uow() as uow:
+            won = await uow.vouchers.redeem(card_id, msisdn="2547", payment_id=f"p{number}", at=T0)
+            await uow.commit()
+            return won
+
+    assert sum(await asyncio.gather(*(redeem(n) for n in range(20)))) == 1

@@ -1,0 +1,276 @@
+"""SQL repositories of payments, wallets and vouchers (same style as :mod:`.ledger`).
+
+Statements are built once at import and run on the unit of work's session. Inserts that
+must happen once use ``INSERT ... ON CONFLICT DO NOTHING`` and report whether they inserted:
+a concurrent duplicate waits for the first writer on PostgreSQL and is told "exists" without
+aborting its transaction. ``lock=True`` adds ``FOR UPDATE`` (PostgreSQL; SQLite's ``BEGIN
+IMMEDIATE`` already serialises writers). A voucher is redeemed by a conditional ``UPDATE ...
+WHERE status = 'active'``: of any number of concurrent redemptions one changes the row.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import fields
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from vending_core.adapters import tables_payments as t
+from vending_core.adapters.driver import Row, Statement
+from vending_core.adapters.sqlbase import (
+    Repository,
+    insert_into,
+    key_clause,
+    locked,
+    select_where,
+    update_where,
+)
+from vending_core.domain.payments import (
+    Payment,
+    PaymentEvent,
+    PaymentStatus,
+    Voucher,
+    VoucherStatus,
+    WalletEntry,
+)
+
+__all__ = ["SqlPaymentRepository", "SqlVoucherRepository", "SqlWalletRepository"]
+
+_PAYMENT_FIELDS: Final = tuple(f.name for f in fields(Payment))
+_EVENT_FIELDS: Final = tuple(f.name for f in fields(PaymentEvent))
+_VOUCHER_FIELDS: Final = tuple(f.name for f in fields(Voucher) if f.name != "id")
+_ENTRY_FIELDS: Final = tuple(f.name for f in fields(WalletEntry))
+
+
+def _insert_once(table: Table, columns: tuple[str, ...]) -> Statement:
+    return Statement(
+        {
+            "postgresql": postgresql.insert(table).on_conflict_do_nothing(),
+            "sqlite": sqlite.insert(table).on_conflict_do_nothing(),
+        },
+        column_keys=columns,
+    )
+
+
+def _values(entity: object, names: tuple[str, ...]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name in names:
+        value = getattr(entity, name)
+        if isinstance(value, enum.Enum):
+            value = value.value
+        row[name] = dict(value) if isinstance(value, Mapping) else value
+    return row
+
+
+def _payment(row: Row) -> Payment:
+    values = {name: row[name] for name in _PAYMENT_FIELDS}
+    values["status"] = PaymentStatus(values["status"])
+    return Payment(**values)
+
+
+_PAYMENT_INSERT = _insert_once(t.payments, _PAYMENT_FIELDS)
+_PAYMENT = Statement(select_where(t.payments, "id"))
+_PAYMENT_LOCKED = Statement(locked(select_where(t.payments, "id"), t.payments))
+_BY_REFERENCE = select_where(t.payments, "provider", "provider_reference")
+_PAYMENT_BY_REFERENCE = Statement(_BY_REFERENCE)
+_PAYMENT_BY_REFERENCE_LOCKED = Statement(locked(_BY_REFERENCE, t.payments))
+_PAYMENT_BY_REQUEST = Statement(select_where(t.payments, "client_id", "request_id"))
+_PAYMENT_UPDATE = update_where(t.payments, "id")
+_ORDER = (t.payments.c.created_at, t.payments.c.id)
+_PENDING = Statement(
+    select_where(t.payments, "status")
+    .where(t.payments.c.created_at < bindparam("k_before"))
+    .order_by(*_ORDER)
+    .limit(bindparam("k_limit"))
+)
+_EXPIRING = Statement(
+    select_where(t.payments, "status")
+    .where(t.payments.c.expires_at <= bindparam("k_now"))
+    .order_by(*_ORDER)
+    .limit(bindparam("k_limit"))
+)
+_IN_STATUS = Statement(
+    select_where(t.payments, "status").order_by(*_ORDER).limit(bindparam("k_limit"))
+)
+_EVENT_INSERT = insert_into(t.payment_events, skip=("id",))
+_EVENTS = Statement(select_where(t.payment_events, "payment_id").order_by(t.payment_events.c.id))
+
+
+class SqlPaymentRepository(Repository):
+    """Payment intents and their history."""
+
+    __slots__ = ()
+
+    async def add(self, payment: Payment) -> bool:
+        """Insert the intent; False if a unique key (the purchase request) exists."""
+        return await self._execute(_PAYMENT_INSERT, _values(payment, _PAYMENT_FIELDS)) == 1
+
+    async def get(self, payment_id: str, *, lock: bool = False) -> Payment | None:
+        """By id (``lock``: FOR UPDATE)."""
+        row = await self._first(_PAYMENT_LOCKED if lock else _PAYMENT, k_id=payment_id)
+        return None if row is None else _payment(row)
+
+    async def get_by_provider_reference(
+        self, provider: str, reference: str, *, lock: bool = False
+    ) -> Payment | None:
+        """By the provider's reference (``lock``: FOR UPDATE)."""
+        statement = _PAYMENT_BY_REFERENCE_LOCKED if lock else _PAYMENT_BY_REFERENCE
+        row = await self._first(statement, k_provider=provider, k_provider_reference=reference)
+        return None if row is None else _payment(row)
+
+    async def get_by_request(self, client_id: str, request_id: str) -> Payment | None:
+        """By the purchase's idempotency key."""
+        row = await self._first(_PAYMENT_BY_REQUEST, k_client_id=client_id, k_request_id=request_id)
+        return None if row is None else _payment(row)
+
+    async def update(self, payment: Payment) -> None:
+        """Store every field but the id."""
+        names = tuple(name for name in _PAYMENT_FIELDS if name != "id")
+        params = _values(payment, names) | {"k_id": payment.id}
+        await self._update(_PAYMENT_UPDATE, params, "payment")
+
+    async def add_event(self, event: PaymentEvent) -> None:
+        """Append to the payment's history."""
+        await self._execute(_EVENT_INSERT, _values(event, _EVENT_FIELDS))
+
+    async def events(self, payment_id: str) -> list[PaymentEvent]:
+        """The payment's history, oldest first."""
+        rows = await self._all(_EVENTS, k_payment_id=payment_id)
+        return [
+            PaymentEvent(
+                **{name: row[name] for name in _EVENT_FIELDS if name != "status"},
+                status=PaymentStatus(row["status"]),
+            )
+            for row in rows
+        ]
+
+    async def pending(self, *, created_before: datetime, limit: int = 100) -> list[Payment]:
+        """PENDING payments made before ``created_before``, oldest first."""
+        rows = await self._all(
+            _PENDING, k_status=PaymentStatus.PENDING.value, k_before=created_before, k_limit=limit
+        )
+        return [_payment(row) for row in rows]
+
+    async def expiring(self, now: datetime, *, limit: int = 100) -> list[Payment]:
+        """PENDING payments past ``expires_at``, oldest first."""
+        rows = await self._all(
+            _EXPIRING, k_status=PaymentStatus.PENDING.value, k_now=now, k_limit=limit
+        )
+        return [_payment(row) for row in rows]
+
+    async def paid_not_vended(self, *, limit: int = 100) -> list[Payment]:
+        """PAID payments, oldest first."""
+        rows = await self._all(_IN_STATUS, k_status=PaymentStatus.PAID.value, k_limit=limit)
+        return [_payment(row) for row in rows]
+
+
+_WALLET_BALANCE = select(t.wallets.c.balance).where(key_clause(t.wallets, "msisdn"))
+_BALANCE = Statement(_WALLET_BALANCE)
+_BALANCE_LOCKED = Statement(locked(_WALLET_BALANCE, t.wallets))
+_WALLET_OPEN = _insert_once(t.wallets, ("msisdn", "currency", "balance", "opened_at"))
+_WALLET_SET = update_where(t.wallets, "msisdn", columns=("balance",))
+_ENTRY_INSERT = _insert_once(t.wallet_entries, _ENTRY_FIELDS)
+_ENTRY = Statement(select_where(t.wallet_entries, "reference"))
+_ENTRIES = Statement(select_where(t.wallet_entries, "msisdn").order_by(t.wallet_entries.c.id))
+
+
+class SqlWalletRepository(Repository):
+    """Wallet balances and their append-only ledger."""
+
+    __slots__ = ()
+
+    async def balance(self, msisdn: str, *, lock: bool = False) -> int | None:
+        """The balance, None without a wallet (``lock``: FOR UPDATE)."""
+        row = await self._first(_BALANCE_LOCKED if lock else _BALANCE, k_msisdn=msisdn)
+        return None if row is None else int(row["balance"])
+
+    async def open(self, msisdn: str, currency: str, now: datetime) -> None:
+        """Create an empty wallet if there is none."""
+        values = {"msisdn": msisdn, "currency": currency, "balance": 0, "opened_at": now}
+        await self._execute(_WALLET_OPEN, values)
+
+    async def add_entry(self, entry: WalletEntry) -> bool:
+        """Append the entry and set the balance; False (nothing done) for a known reference."""
+        if await self._execute(_ENTRY_INSERT, _values(entry, _ENTRY_FIELDS)) == 0:
+            return False
+        params = {"balance": entry.balance_after, "k_msisdn": entry.msisdn}
+        await self._update(_WALLET_SET, params, "wallet")
+        return True
+
+    async def entry(self, reference: str) -> WalletEntry | None:
+        """The entry with that reference."""
+        row = await self._first(_ENTRY, k_reference=reference)
+        return None if row is None else WalletEntry(**{n: row[n] for n in _ENTRY_FIELDS})
+
+    async def entries(self, msisdn: str) -> list[WalletEntry]:
+        """The wallet's entries, oldest first."""
+        rows = await self._all(_ENTRIES, k_msisdn=msisdn)
+        return [WalletEntry(**{n: row[n] for n in _ENTRY_FIELDS}) for row in rows]
+
+
+_VOUCHER_INSERT = Statement(
+    t.vouchers.insert().returning(t.vouchers.c.id), column_keys=_VOUCHER_FIELDS
+)
+_VOUCHER_BY_PIN = Statement(select_where(t.vouchers, "pin_hash"))
+_VOUCHER_BY_PAYMENT = Statement(select_where(t.vouchers, "payment_id"))
+_REDEEM = update_where(
+    t.vouchers, "id", "status", columns=("status", "redeemed_at", "redeemed_by", "payment_id")
+)
+_ATTEMPT_INSERT = insert_into(t.voucher_attempts, skip=("id",))
+_FAILURES = Statement(
+    select(t.voucher_attempts.c.at)
+    .where(key_clause(t.voucher_attempts, "msisdn", "ok"))
+    .where(t.voucher_attempts.c.at >= bindparam("k_since"))
+    .order_by(t.voucher_attempts.c.at)
+)
+
+
+def _voucher(row: Row | None) -> Voucher | None:
+    if row is None:
+        return None
+    values = {name: row[name] for name in ("id", *_VOUCHER_FIELDS)}
+    values["status"] = VoucherStatus(values["status"])
+    return Voucher(**values)
+
+
+class SqlVoucherRepository(Repository):
+    """Scratch-card vouchers and PIN attempts."""
+
+    __slots__ = ()
+
+    async def add(self, voucher: Voucher) -> int:
+        """Store a voucher; returns its id."""
+        return await self._insert_id(_VOUCHER_INSERT, _values(voucher, _VOUCHER_FIELDS))
+
+    async def get_by_pin_hash(self, pin_hash: str) -> Voucher | None:
+        """The voucher with that PIN hash."""
+        return _voucher(await self._first(_VOUCHER_BY_PIN, k_pin_hash=pin_hash))
+
+    async def get_by_payment(self, payment_id: str) -> Voucher | None:
+        """The voucher a payment redeemed."""
+        return _voucher(await self._first(_VOUCHER_BY_PAYMENT, k_payment_id=payment_id))
+
+    async def redeem(self, voucher_id: int, *, msisdn: str, payment_id: str, at: datetime) -> bool:
+        """``UPDATE ... WHERE id = ? AND status = 'active'``: True if this call redeemed it."""
+        params = {
+            "status": VoucherStatus.REDEEMED.value,
+            "redeemed_at": at,
+            "redeemed_by": msisdn,
+            "payment_id": payment_id,
+            "k_id": voucher_id,
+            "k_status": VoucherStatus.ACTIVE.value,
+        }
+        return await self._execute(_REDEEM, params) == 1
+
+    async def add_attempt(self, msisdn: str, at: datetime, *, ok: bool) -> None:
+        """Record a PIN attempt."""
+        await self._execute(_ATTEMPT_INSERT, {"msisdn": msisdn, "at": at, "ok": ok})
+
+    async def failures_since(self, msisdn: str, since: datetime) -> list[datetime]:
+        """Failed attempt times since ``since``, oldest first."""
+        rows = await self._all(_FAILURES, k_msisdn=msisdn, k_ok=False, k_since=since)
+        return [row["at"] for row in rows]
