@@ -21,8 +21,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-run: venv ## run the current main job: the STS demo (issue a token, enter it into the meter model)
-	$(BIN)/vendgate demo
+run: venv ## run the gateway on the embedded defaults with demo data (http://127.0.0.1:8080)
+	$(BIN)/vendgate serve --demo-data
 
 test: lint ## lint, type-check and import contracts, then the whole test suite
 	$(BIN)/python -m pytest

@@ -7,6 +7,8 @@ Subcommands:
 * ``vendgate demo`` sells to two demo meters through the vending core on the configured
   database (SQLite file ``vendgate.sqlite3`` by default) and enters every token into the
   STS reference meter.
+* ``vendgate serve [--host H] [--port P] [--demo-data]`` runs the HTTP gateway
+  (:mod:`gateway.serve`).
 * ``vendgate demo-data`` loads the demo utility; ``vendgate vend METER AMOUNT`` sells;
   ``vendgate db upgrade`` migrates the database (see :mod:`gateway.vending_commands`).
 
@@ -80,6 +82,20 @@ def _build_parser() -> argparse.ArgumentParser:
     vend.add_argument(
         "--request-id", help="idempotency key: the same id returns the same sale (default: new)"
     )
+    serve = commands.add_parser(
+        "serve",
+        help="run the gateway (USSD, payment and SMS callbacks, health, metrics)",
+        description="Run the HTTP gateway on its configured database, session store, payment"
+        " provider and SMS sender (embedded defaults: SQLite, memory, sandbox, console)."
+        " SIGINT/SIGTERM drain in-flight requests, then stop.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
+    serve.add_argument(
+        "--demo-data",
+        action="store_true",
+        help="load the demo utility first (test keys: never in production)",
+    )
     db = commands.add_parser("db", help="database maintenance", description="Database tools.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser(
@@ -133,6 +149,10 @@ def _run_vending(parser: argparse.ArgumentParser, namespace: argparse.Namespace)
             asyncio.run(commands.demo_data(settings))
         case "db":
             asyncio.run(commands.db_upgrade(settings))
+        case "serve":
+            from gateway.serve import serve  # noqa: PLC0415 - lazy, like the other commands
+
+            serve(settings, host=namespace.host, port=namespace.port, demo_data=namespace.demo_data)
         case "vend":
             try:
                 amount = commands.parse_amount(namespace.amount)

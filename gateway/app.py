@@ -1,0 +1,232 @@
+"""The composition root: ``create_app(settings)`` builds the whole gateway.
+
+Nothing is created at import time. :func:`create_app` returns an application whose
+``cleanup_ctx`` (:func:`_resources`) builds, in order, the vending core on the configured
+database (migrated first on the embedded SQLite default), the demo data when asked, the USSD
+session store (memory, or Redis when ``VENDGATE_REDIS_URL`` is set), the HTTP client, the
+SMS sender and its outbox dispatcher, the payment providers, the purchase coordinator and its
+maintenance task, and the USSD gateway — and tears them down in reverse order when the
+application stops (after aiohttp has drained in-flight requests).
+
+Tests and benchmarks replace parts through :class:`Overrides` (an SMS sender they can read,
+a sandbox with scripted outcomes, a fixed clock) and keep everything else real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+
+from config.settings import Environment, Settings
+from gateway import keys
+from gateway.metrics import Metrics
+from gateway.payments.sandbox import SandboxConfig, SandboxProvider
+from gateway.problems import observe
+from gateway.purchases import Purchases
+from gateway.routes import add_routes
+from gateway.sms.console import ConsoleSmsSender
+from gateway.ussd import UssdGateway
+from gateway.ussd_actions import Performer
+from ussd_menus.menus import build_engine
+from ussd_menus.redis_store import RedisSessionStore
+from ussd_menus.session import MemorySessionStore, SessionStore
+from vending_core.adapters.compose import sql_core
+from vending_core.service.core import Core
+from vending_core.service.demo_data import load_demo_data
+from vending_core.service.outbox import OutboxDispatcher
+from vending_core.service.outbox_policy import RetryPolicy
+from vending_core.service.payment_ports import Deliver, PaymentProvider
+from vending_core.service.sms_ports import SmsSender
+
+__all__ = ["MAX_BODY", "Overrides", "create_app"]
+
+_log = logging.getLogger(__name__)
+MAX_BODY: Final = 64 * 1024  #: bytes; larger requests get 413 before any handler reads them
+ProviderFactory = Callable[[Deliver, aiohttp.ClientSession], PaymentProvider]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Overrides:
+    """Parts a test or benchmark supplies instead of the configured ones."""
+
+    sms_sender: SmsSender | None = None
+    providers: Mapping[str, ProviderFactory] = field(default_factory=dict)
+    session_store: SessionStore | None = None
+    clock: Callable[[], datetime] | None = None
+    demo_data: bool = False
+    maintenance_interval: float = 5.0
+    outbox_poll_interval: float = 2.0
+    outbox_policy: RetryPolicy | None = None
+
+
+def create_app(settings: Settings, *, overrides: Overrides | None = None) -> web.Application:
+    """The gateway application for ``settings`` (start it with aiohttp's runner)."""
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[observe])
+    app[keys.SETTINGS] = settings
+    app[keys.METRICS] = Metrics()
+    chosen = overrides or Overrides()
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            await _build(app, settings, chosen, stack)
+            yield
+
+    app.cleanup_ctx.append(resources)
+    add_routes(app)
+    return app
+
+
+async def _build(
+    app: web.Application, settings: Settings, overrides: Overrides, stack: AsyncExitStack
+) -> None:
+    core = await stack.enter_async_context(
+        sql_core(
+            settings.database_url,
+            settings.key_encryption_key,
+            tz=settings.utility_zone,
+            migrate=settings.environment is Environment.DEVELOPMENT,
+            clock=overrides.clock,
+        )
+    )
+    if overrides.demo_data:
+        await load_demo_data(core)
+    http = await stack.enter_async_context(aiohttp.ClientSession())
+    store, redis = await _session_store(settings, overrides, stack)
+    sender = overrides.sms_sender or _sms_sender(settings, http)
+    dispatcher = OutboxDispatcher(
+        core.uow,
+        sender,
+        policy=overrides.outbox_policy,
+        poll_interval=overrides.outbox_poll_interval,
+    )
+    dispatcher.start()
+    stack.push_async_callback(dispatcher.stop)
+    holder: list[Purchases] = []
+
+    async def deliver(result: object) -> None:
+        await holder[0].apply(result)  # type: ignore[arg-type]
+
+    providers = _providers(settings, overrides, deliver, http)
+    for provider in providers.values():
+        closer = getattr(provider, "aclose", None)
+        if closer is not None:
+            stack.push_async_callback(closer)
+    purchases = Purchases(
+        core=core,
+        providers=providers,
+        default_provider=settings.gateway.payment_provider,
+        currency=settings.gateway.currency,
+        payment_ttl=settings.gateway.payment_ttl,
+        token_wait=settings.gateway.ussd_token_wait,
+        metrics=app[keys.METRICS],
+        wake_outbox=dispatcher.wake,
+        **({"clock": overrides.clock} if overrides.clock else {}),
+    )
+    holder.append(purchases)
+    maintenance = asyncio.get_running_loop().create_task(
+        purchases.run_maintenance(overrides.maintenance_interval), name="payments-maintenance"
+    )
+    stack.push_async_callback(_cancel, maintenance)
+    app[keys.PURCHASES] = purchases
+    app[keys.USSD] = UssdGateway(
+        build_engine(),
+        store,
+        Performer(core, purchases),
+        session_ttl=settings.gateway.ussd_session_ttl,
+        resume_window=settings.gateway.ussd_resume_window,
+        service_code=settings.gateway.ussd_service_code,
+    )
+    app[keys.READINESS] = _readiness(core, redis)
+
+
+async def _session_store(
+    settings: Settings, overrides: Overrides, stack: AsyncExitStack
+) -> tuple[SessionStore, Redis | None]:
+    if overrides.session_store is not None:
+        return overrides.session_store, None
+    if settings.gateway.redis_url is None:
+        return MemorySessionStore(time.monotonic), None
+    client: Redis = Redis.from_url(settings.gateway.redis_url)
+    stack.push_async_callback(client.aclose)
+    return RedisSessionStore(client), client
+
+
+def _sms_sender(settings: Settings, http: aiohttp.ClientSession) -> SmsSender:
+    sms = settings.gateway.sms
+    if sms.sender == "africastalking":
+        from gateway.sms.africastalking import AfricasTalkingSms  # noqa: PLC0415 - optional
+
+        return AfricasTalkingSms(
+            username=sms.at_username,
+            api_key=sms.at_api_key,
+            sender_id=sms.at_sender_id or None,
+            base_url=sms.at_base_url,
+            session=http,
+        )
+    if sms.sender == "memory":
+        from gateway.sms.memory import MemorySmsSender  # noqa: PLC0415 - optional
+
+        return MemorySmsSender()
+    return ConsoleSmsSender(sys.stdout)
+
+
+def _providers(
+    settings: Settings, overrides: Overrides, deliver: Deliver, http: aiohttp.ClientSession
+) -> dict[str, PaymentProvider]:
+    gateway = settings.gateway
+    providers: dict[str, PaymentProvider] = {
+        "sandbox": SandboxProvider(
+            SandboxConfig(delay=gateway.sandbox_delay, failure_rate=gateway.sandbox_failure_rate),
+            deliver=deliver,
+            rng=random.Random(),  # noqa: S311 - simulated outcomes, not security
+            session=http,
+        )
+    }
+    if gateway.mpesa.consumer_key:
+        from gateway.payments.mpesa import daraja_from_settings  # noqa: PLC0415 - optional
+
+        providers["mpesa"] = daraja_from_settings(gateway.mpesa, http)
+    for name, factory in overrides.providers.items():
+        providers[name] = factory(deliver, http)
+    return providers
+
+
+def _readiness(core: Core, redis: Redis | None) -> keys.Readiness:
+    async def check() -> dict[str, bool]:
+        checks = {"database": await _ping_database(core)}
+        if redis is not None:
+            try:
+                checks["redis"] = bool(await asyncio.wait_for(redis.ping(), timeout=1.0))
+            except Exception:
+                checks["redis"] = False
+        return checks
+
+    return check
+
+
+async def _ping_database(core: Core) -> bool:
+    try:
+        async with asyncio.timeout(2.0), core.uow() as uow:
+            await uow.meters.get(0)  # any answer, even "no such meter", means it is up
+    except Exception:
+        return False
+    return True
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,24 @@
+"""Typed application keys: what the composition root puts on the app for the routes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from aiohttp import web
+
+from config.settings import Settings
+from gateway.metrics import CONTENT_TYPE, Metrics
+from gateway.purchases import Purchases
+from gateway.ussd import UssdGateway
+
+__all__ = ["METRICS", "METRICS_CONTENT_TYPE", "PURCHASES", "READINESS", "SETTINGS", "USSD"]
+
+Readiness = Callable[[], Awaitable[dict[str, bool]]]
+
+SETTINGS: Final = web.AppKey("settings", Settings)
+METRICS: Final = web.AppKey("metrics", Metrics)
+USSD: Final = web.AppKey("ussd", UssdGateway)
+PURCHASES: Final = web.AppKey("purchases", Purchases)
+READINESS: Final = web.AppKey[Readiness]("readiness")
+METRICS_CONTENT_TYPE: Final = CONTENT_TYPE

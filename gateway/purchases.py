@@ -1,0 +1,242 @@
+"""Paid purchases for the phone channels: payment, exactly one vend, token SMS.
+
+:class:`Purchases` joins the payment use cases (:mod:`vending_core.service.payments`), the
+providers and the SMS outbox:
+
+* :meth:`Purchases.start_ussd` records the payment intent and asks the provider; for
+  in-process providers it then waits up to ``token_wait`` seconds for the vend so the final
+  USSD screen can show the token (M-Pesa never: its PIN prompt needs the USSD session closed).
+* :meth:`Purchases.apply` is where every provider result lands (HTTP callback, in-process
+  ``deliver``, status poll): the one idempotent ``apply_payment_result`` step, then the
+  vend's token SMS is queued under a dedupe key, so replays and redeliveries queue nothing
+  new.
+* :meth:`Purchases.run_maintenance` polls providers for payments still pending, expires
+  stale ones, retries paid-not-vended ones and re-queues token SMS of recent vends (a no-op
+  unless a crash came between the vend and its SMS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from gateway.metrics import Metrics
+from ussd_menus.actions import PaymentStarted, Refused, StartPurchase
+from ussd_menus.menu_kit import money, tenths, token_groups
+from ussd_menus.texts import render_text
+from vending_core.domain.payments import Payment, PaymentStatus
+from vending_core.domain.records import Vend
+from vending_core.service import outbox, payments, profiles, queries
+from vending_core.service.core import Core
+from vending_core.service.payment_ports import PaymentProvider, ProviderResult
+from vending_core.service.sms_ports import DeliveryReport
+
+__all__ = ["Purchases"]
+
+_log = logging.getLogger(__name__)
+_POLL: Final = 0.1  #: seconds between database checks while a hop waits for its token
+_NO_WAIT: Final = frozenset({"mpesa"})
+_FAILED: Final = frozenset(
+    {PaymentStatus.FAILED, PaymentStatus.ABANDONED, PaymentStatus.EXPIRED, PaymentStatus.CONFLICT}
+)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Purchases:
+    """Payment-backed vending for USSD and SMS (one per gateway application)."""
+
+    def __init__(
+        self,
+        *,
+        core: Core,
+        providers: Mapping[str, PaymentProvider],
+        default_provider: str,
+        currency: str,
+        payment_ttl: float,
+        token_wait: float,
+        metrics: Metrics,
+        wake_outbox: Callable[[], None],
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.core = core
+        self.providers = providers
+        self.default_provider = default_provider
+        self.currency = currency
+        self.payment_ttl = timedelta(seconds=payment_ttl)
+        self.token_wait = token_wait
+        self.metrics = metrics
+        self._wake_outbox = wake_outbox
+        self._clock = clock
+        self._done: dict[str, asyncio.Event] = {}
+
+    # ------------------------------------------------------------------ USSD
+
+    async def start_ussd(self, action: StartPurchase) -> PaymentStarted | Refused:
+        """Start (or find, on a retried hop) the session's payment; wait briefly for the token."""
+        provider = self.providers[self.default_provider]
+        payment = await payments.start_purchase(
+            self.core,
+            provider,
+            msisdn=outbox.normalise_msisdn(action.msisdn),
+            meter=action.meter,
+            amount=action.amount,
+            currency=self.currency,
+            channel="ussd",
+            client_id="ussd",
+            request_id=action.idempotency_key,
+            ttl=self.payment_ttl,
+        )
+        wait = 0.0 if provider.name in _NO_WAIT else self.token_wait
+        return await self._outcome(payment, wait)
+
+    async def _outcome(self, payment: Payment, wait: float) -> PaymentStarted | Refused:
+        """What the final screen says: the token, a failure, or "approve on your phone".
+
+        In-process results wake the waiter at once; a result applied by another process is
+        seen by polling the database every few tens of milliseconds.
+        """
+        event = self._done.setdefault(payment.id, asyncio.Event())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        try:
+            while True:
+                if payment.status in _FAILED:
+                    return Refused(code=_refusal(payment))
+                if payment.vend_id is not None:
+                    vend = await payments.payment_vend(self.core, payment.id)
+                    if vend is not None and vend.tokens:
+                        return PaymentStarted(
+                            reference=payment.id,
+                            token=vend.tokens[0].token,
+                            units_tenths=vend.credit_tenths,
+                        )
+                left = deadline - loop.time()
+                if left <= 0:
+                    return PaymentStarted(reference=payment.id)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=min(left, _POLL))
+                event.clear()
+                payment = await payments.get_payment(self.core, payment.id)
+        finally:
+            self._done.pop(payment.id, None)
+
+    # ------------------------------------------------------------------ provider results
+
+    async def apply(self, result: ProviderResult) -> None:
+        """Apply one provider result (idempotent), then queue the token SMS once."""
+        payment = await payments.apply_payment_result(self.core, result)
+        self.metrics.payments.labels(result.provider, payment.status.value).inc()
+        await self._after(payment)
+
+    async def _after(self, payment: Payment) -> None:
+        if payment.vend_id is not None:
+            await self._queue_token_sms(payment)
+        event = self._done.get(payment.id)
+        if event is not None:
+            event.set()
+
+    async def _queue_token_sms(self, payment: Payment) -> None:
+        """Queue the vend's token SMS (dedupe key: the vend), then wake the dispatcher."""
+        vend_id = payment.vend_id
+        if vend_id is None:
+            return
+        language = await self._language(payment.msisdn)
+        async with self.core.uow() as uow:
+            vend = await uow.vends.get(vend_id)
+            if vend is None or not vend.tokens:
+                return
+            await outbox.enqueue_sms(
+                uow,
+                dedupe_key=outbox.token_sms_key(vend_id),
+                msisdn=payment.msisdn,
+                text=token_sms(vend, language),
+                kind="token",
+                now=self._clock(),
+            )
+            await uow.commit()
+        self._wake_outbox()
+
+    async def _language(self, msisdn: str) -> str:
+        profile = await profiles.load_profile(self.core.uow, msisdn)
+        return profile.language or "en"
+
+    # ------------------------------------------------------------------ background work
+
+    async def run_maintenance(self, interval: float) -> None:
+        """Every ``interval`` seconds: query late payments, expire stale ones, retry vends.
+
+        Never dies on an error: it is logged and the next round goes on.
+        """
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.maintain()
+            except Exception:
+                _log.exception("payment maintenance round failed")
+
+    async def maintain(self) -> None:
+        """One maintenance round (see :meth:`run_maintenance`)."""
+        polled = await payments.poll_pending(
+            self.core, self.providers, older_than=timedelta(seconds=10)
+        )
+        await payments.expire_payments(self.core, now=self._clock())
+        retried = await payments.retry_paid_not_vended(self.core, now=self._clock())
+        for payment in (*polled, *retried):
+            await self._after(payment)
+
+    # ------------------------------------------------------------------ SMS
+
+    async def resend_token(self, meter: str, vend_id: int, msisdn: str, *, language: str) -> str:
+        """Queue vend ``vend_id``'s token SMS to ``msisdn`` again; the token (never re-vends)."""
+        now = self._clock()
+        resent = await queries.resend_token(
+            self.core.uow,
+            meter=meter,
+            vend_id=vend_id,
+            msisdn=msisdn,
+            request_key=f"{msisdn}:{now:%Y%m%d%H%M}",
+            render=lambda vend: token_sms(vend, language),
+            now=now,
+        )
+        self._wake_outbox()
+        return resent.token
+
+    async def delivery_report(self, report: DeliveryReport) -> None:
+        """Apply a provider's delivery report to the outbox."""
+        await outbox.apply_delivery_report(
+            self.core.uow,
+            report.provider,
+            report.provider_message_id,
+            report.status,
+            report.failure_reason,
+            self._clock(),
+        )
+
+
+def _refusal(payment: Payment) -> str:
+    if payment.status is PaymentStatus.FAILED and payment.reason.startswith("payment-"):
+        return payment.reason
+    return "payment-failed"
+
+
+def token_sms(vend: Vend, language: str) -> str:
+    """The token SMS in ``language``: meter, amount, units, token(s) in 4-digit groups."""
+    breakdown = vend.breakdown or {}
+    credit = breakdown.get("credit_tenths", 0)
+    return render_text(
+        language,
+        "sms.token",
+        {
+            "meter": vend.meter_number,
+            "amount": money(vend.gross),
+            "units": tenths(credit if isinstance(credit, int) else 0),
+            "token": " / ".join(token_groups(t.token) for t in vend.tokens),
+        },
+    )

@@ -1,0 +1,98 @@
+"""A real gateway on 127.0.0.1 for end-to-end tests: HTTP over TCP, SQLite, sandbox payments.
+
+Only the SMS sender is replaced (by the memory sender, so a test can read the token SMS);
+the sandbox provider runs with a short delay and scripted outcomes per phone number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from config.gateway import GatewaySettings
+from config.settings import Settings
+from gateway.app import Overrides, create_app
+from gateway.payments.sandbox import SandboxConfig, SandboxProvider, parse_rules
+from gateway.sms.memory import MemorySmsSender
+from vending_core.service.outbox_policy import RetryPolicy
+from vending_core.service.payment_ports import Deliver, PaymentProvider
+
+TOKEN_RE = re.compile(r"\b(\d{4} \d{4} \d{4} \d{4} \d{4})\b")
+#: Phones with scripted sandbox outcomes (see gateway.payments.sandbox.parse_rules).
+SANDBOX_RULES = "254700000666=fail, 254700000777=silent, 254700000888=pay@1.5"
+
+
+@dataclass
+class LiveGateway:
+    """The running gateway and what a test reads from it."""
+
+    app: web.Application
+    base_url: str
+    http: aiohttp.ClientSession
+    sms: MemorySmsSender
+
+    async def sms_to(self, msisdn: str, *, count: int = 1, wait: float = 5.0) -> list[str]:
+        """The texts sent to ``msisdn`` once there are ``count`` of them (fails after ``wait``)."""
+        digits = msisdn.removeprefix("+")
+        async with asyncio.timeout(wait):
+            while True:
+                texts = [m.text for m in self.sms.sent if m.to == digits]
+                if len(texts) >= count:
+                    return texts
+                await asyncio.sleep(0.02)
+
+
+def _sandbox(delay: float) -> Callable[[Deliver, aiohttp.ClientSession], PaymentProvider]:
+    by_msisdn, by_amount = parse_rules(SANDBOX_RULES)
+
+    def build(deliver: Deliver, http: aiohttp.ClientSession) -> PaymentProvider:
+        config = SandboxConfig(delay=delay, by_msisdn=by_msisdn, by_amount=by_amount)
+        return SandboxProvider(config, deliver=deliver, session=http)
+
+    return build
+
+
+GatewayFactory = Callable[..., Awaitable[LiveGateway]]
+
+
+@pytest.fixture
+async def start_gateway(sqlite_url: str) -> AsyncIterator[GatewayFactory]:
+    """Start gateways on the test's SQLite database; all are stopped at the end."""
+    servers: list[TestServer] = []
+    async with aiohttp.ClientSession() as http:
+
+        async def start(**gateway: object) -> LiveGateway:
+            options: dict[str, object] = {"ussd_token_wait": 3.0, **gateway}
+            settings = Settings(database_url=sqlite_url, gateway=GatewaySettings(**options))  # type: ignore[arg-type]
+            sms = MemorySmsSender()
+            overrides = Overrides(
+                sms_sender=sms,
+                providers={"sandbox": _sandbox(0.05)},
+                demo_data=True,
+                outbox_poll_interval=0.1,
+                outbox_policy=RetryPolicy(base_delay=timedelta(seconds=0.2), jitter=0.0),
+                maintenance_interval=0.2,
+            )
+            app = create_app(settings, overrides=overrides)
+            server = TestServer(app, host="127.0.0.1")
+            await server.start_server()
+            servers.append(server)
+            return LiveGateway(app, str(server.make_url("")).rstrip("/"), http, sms)
+
+        yield start
+        for server in servers:
+            await server.close()
+
+
+@pytest.fixture
+async def gateway(start_gateway: GatewayFactory) -> LiveGateway:
+    """One gateway with the default test settings."""
+    return await start_gateway()
