@@ -111,6 +111,7 @@ async def _build(
         sender,
         policy=overrides.outbox_policy,
         poll_interval=overrides.outbox_poll_interval,
+        **({"clock": overrides.clock} if overrides.clock else {}),
     )
     dispatcher.start()
     stack.push_async_callback(dispatcher.stop)
