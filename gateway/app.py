@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import random
 import sys
@@ -23,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 import aiohttp
@@ -44,6 +45,8 @@ from ussd_menus.menus import build_engine
 from ussd_menus.redis_store import RedisSessionStore
 from ussd_menus.session import MemorySessionStore, SessionStore
 from vending_core.adapters.compose import sql_core
+from vending_core.adapters.payments_voucher import VoucherProvider
+from vending_core.adapters.payments_wallet import WalletProvider
 from vending_core.service.core import Core
 from vending_core.service.demo_data import load_demo_data
 from vending_core.service.outbox import OutboxDispatcher
@@ -103,6 +106,7 @@ async def _build(
     )
     if overrides.demo_data:
         await load_demo_data(core)
+    clock = overrides.clock or _utc_now
     http = await stack.enter_async_context(aiohttp.ClientSession())
     store, redis = await _session_store(settings, overrides, stack)
     sender = overrides.sms_sender or _sms_sender(settings, http)
@@ -111,7 +115,7 @@ async def _build(
         sender,
         policy=overrides.outbox_policy,
         poll_interval=overrides.outbox_poll_interval,
-        **({"clock": overrides.clock} if overrides.clock else {}),
+        clock=clock,
     )
     dispatcher.start()
     stack.push_async_callback(dispatcher.stop)
@@ -120,7 +124,7 @@ async def _build(
     async def deliver(result: object) -> None:
         await holder[0].apply(result)  # type: ignore[arg-type]
 
-    providers = _providers(settings, overrides, deliver, http)
+    providers = _providers(core, settings, overrides, deliver, http)
     for provider in providers.values():
         closer = getattr(provider, "aclose", None)
         if closer is not None:
@@ -134,7 +138,7 @@ async def _build(
         token_wait=settings.gateway.ussd_token_wait,
         metrics=app[keys.METRICS],
         wake_outbox=dispatcher.wake,
-        **({"clock": overrides.clock} if overrides.clock else {}),
+        clock=clock,
     )
     holder.append(purchases)
     maintenance = asyncio.get_running_loop().create_task(
@@ -184,8 +188,17 @@ def _sms_sender(settings: Settings, http: aiohttp.ClientSession) -> SmsSender:
     return ConsoleSmsSender(sys.stdout)
 
 
+def _voucher_salt(settings: Settings) -> bytes:
+    """The voucher PIN hashing salt: derived from the key-encryption key, never stored."""
+    return hmac.new(settings.key_encryption_key, b"vendgate voucher pins", "sha256").digest()
+
+
 def _providers(
-    settings: Settings, overrides: Overrides, deliver: Deliver, http: aiohttp.ClientSession
+    core: Core,
+    settings: Settings,
+    overrides: Overrides,
+    deliver: Deliver,
+    http: aiohttp.ClientSession,
 ) -> dict[str, PaymentProvider]:
     gateway = settings.gateway
     providers: dict[str, PaymentProvider] = {
@@ -196,6 +209,8 @@ def _providers(
             session=http,
         )
     }
+    providers["wallet"] = WalletProvider(core.uow, deliver)
+    providers["voucher"] = VoucherProvider(core.uow, _voucher_salt(settings), deliver)
     if gateway.mpesa.consumer_key:
         from gateway.payments.mpesa import daraja_from_settings  # noqa: PLC0415 - optional
 
@@ -225,6 +240,10 @@ async def _ping_database(core: Core) -> bool:
     except Exception:
         return False
     return True
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -8,26 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from config.gateway import GatewaySettings
+from config.gateway import GatewaySettings, MpesaSettings
 from config.settings import Settings
 from gateway.app import Overrides, create_app
 from gateway.payments.sandbox import SandboxConfig, SandboxProvider, parse_rules
 from gateway.sms.memory import MemorySmsSender
+from tests.support.fake_daraja import FakeDaraja
 from vending_core.service.outbox_policy import RetryPolicy
 from vending_core.service.payment_ports import Deliver, PaymentProvider
 
 TOKEN_RE = re.compile(r"\b(\d{4} \d{4} \d{4} \d{4} \d{4})\b")
 #: Phones with scripted sandbox outcomes (see gateway.payments.sandbox.parse_rules).
-SANDBOX_RULES = "254700000666=fail, 254700000777=silent, 254700000888=pay@1.5"
+SANDBOX_RULES = "254700000666=fail, 254700000777=silent, 254700000888=pay@1.5, 254700000999=pay@0"
 
 
 @dataclass
@@ -96,3 +98,88 @@ async def start_gateway(sqlite_url: str) -> AsyncIterator[GatewayFactory]:
 async def gateway(start_gateway: GatewayFactory) -> LiveGateway:
     """One gateway with the default test settings."""
     return await start_gateway()
+
+
+# ---------------------------------------------------------------------------------------------
+# M-Pesa through the gateway: the fake Daraja, a movable clock, a gateway on a pre-bound socket.
+
+
+@dataclass
+class MovableClock:
+    """UTC now plus an offset a test moves forward (given to the gateway as Overrides.clock)."""
+
+    offset: timedelta = timedelta()
+
+    def __call__(self) -> datetime:
+        """The moved UTC now."""
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Jump ``seconds`` into the future (everything the gateway stamps moves with it)."""
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+async def fake_daraja() -> AsyncIterator[FakeDaraja]:
+    """A fake Daraja on 127.0.0.1 that calls back 50 ms after each STK push."""
+    fake = FakeDaraja(callback_delay=0.05)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+def _bound_socket() -> socket.socket:
+    """A TCP socket bound to a free port on 127.0.0.1 (so the URL is known before the app)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+async def start_mpesa_gateway(
+    sqlite_url: str, fake_daraja: FakeDaraja
+) -> AsyncIterator[GatewayFactory]:
+    """Start gateways whose default payment provider is M-Pesa on the fake Daraja.
+
+    The listening socket is bound first, so the gateway's own callback URL goes into
+    ``MpesaSettings.callback_url`` and ``create_app`` builds the provider from settings, as in
+    production. ``start(callback_query="?token=...", clock=MovableClock(), **gateway options)``.
+    """
+    runners: list[web.AppRunner] = []
+    async with aiohttp.ClientSession() as http:
+
+        async def start(
+            *, callback_query: str = "", clock: MovableClock | None = None, **gateway: object
+        ) -> LiveGateway:
+            sock = _bound_socket()
+            base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+            mpesa = MpesaSettings(
+                base_url=fake_daraja.url,
+                consumer_key=fake_daraja.consumer_key,
+                consumer_secret=fake_daraja.consumer_secret,
+                shortcode=fake_daraja.shortcode,
+                passkey=fake_daraja.passkey,
+                callback_url=f"{base_url}/payments/mpesa/callback{callback_query}",
+            )
+            options: dict[str, object] = {"payment_provider": "mpesa", "mpesa": mpesa, **gateway}
+            settings = Settings(database_url=sqlite_url, gateway=GatewaySettings(**options))  # type: ignore[arg-type]
+            sms = MemorySmsSender()
+            overrides = Overrides(
+                sms_sender=sms,
+                clock=clock,
+                demo_data=True,
+                outbox_poll_interval=0.1,
+                outbox_policy=RetryPolicy(base_delay=timedelta(seconds=0.2), jitter=0.0),
+                maintenance_interval=0.2,
+            )
+            app = create_app(settings, overrides=overrides)
+            runner = web.AppRunner(app, handle_signals=False)
+            await runner.setup()
+            runners.append(runner)
+            await web.SockSite(runner, sock).start()
+            return LiveGateway(app, base_url, http, sms)
+
+        yield start
+        for runner in runners:
+            await runner.cleanup()
