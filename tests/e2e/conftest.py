@@ -183,3 +183,12 @@ async def start_mpesa_gateway(
         yield start
         for runner in runners:
             await runner.cleanup()
+
+
+async def eventually(condition: Callable[[], bool], *, wait: float = 5.0) -> None:
+    """Return once ``condition()`` is true, checking every 20 ms (fails after ``wait``)."""
+    async with asyncio.timeout(wait):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.02)
