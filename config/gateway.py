@@ -15,6 +15,8 @@ VENDGATE_USSD_TOKEN_WAIT            seconds the final hop waits for the token   
                                     (in-process providers; never M-Pesa, whose
                                     PIN prompt needs the USSD session closed)
 VENDGATE_USSD_RESUME_WINDOW         seconds a dropped session can be resumed     ``120``
+VENDGATE_SMS_RATE_LIMIT             SMS commands a phone may send per window     ``10``
+VENDGATE_SMS_RATE_WINDOW            that window, in seconds                      ``60``
 VENDGATE_CURRENCY                   ISO 4217 code of the utility's money         ``KES``
 VENDGATE_PAYMENT_PROVIDER           ``sandbox``, ``wallet`` or ``mpesa``         ``sandbox``
 VENDGATE_PAYMENT_TTL                seconds before an unpaid request expires     ``300``
@@ -122,6 +124,8 @@ class GatewaySettings:
     ussd_session_ttl: float = 180.0
     ussd_token_wait: float = 4.0
     ussd_resume_window: float = 120.0
+    sms_rate_limit: int = 10
+    sms_rate_window: float = 60.0
     currency: str = "KES"
     payment_provider: str = "sandbox"
     payment_ttl: float = 300.0
@@ -158,6 +162,10 @@ def gateway_from_env(environ: Mapping[str, str]) -> GatewaySettings:
         ussd_session_ttl=seconds("USSD_SESSION_TTL", 180.0),
         ussd_token_wait=seconds("USSD_TOKEN_WAIT", 4.0),
         ussd_resume_window=seconds("USSD_RESUME_WINDOW", 120.0),
+        sms_rate_limit=_parse(
+            get("SMS_RATE_LIMIT"), 10, "SMS_RATE_LIMIT", _count, "a whole number >= 1"
+        ),
+        sms_rate_window=seconds("SMS_RATE_WINDOW", 60.0),
         currency=_parse(get("CURRENCY"), "KES", "CURRENCY", _currency, "an ISO 4217 code"),
         payment_provider=_choice(get("PAYMENT_PROVIDER"), "sandbox", "PAYMENT_PROVIDER"),
         payment_ttl=seconds("PAYMENT_TTL", 300.0),
@@ -221,6 +229,13 @@ def _choice(value: str | None, default: str, name: str) -> str:
 def _positive_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value) or value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
         raise ValueError(text)
     return value
 

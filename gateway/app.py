@@ -21,7 +21,7 @@ import logging
 import random
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,9 +39,11 @@ from gateway.problems import observe
 from gateway.purchases import Purchases
 from gateway.routes import add_routes
 from gateway.sms.console import ConsoleSmsSender
+from gateway.sms_service import SmsService
 from gateway.ussd import UssdGateway
 from gateway.ussd_actions import Performer
 from ussd_menus.menus import build_engine
+from ussd_menus.ratelimit import MemoryRateLimiter, RatePolicy, RedisRateLimiter
 from ussd_menus.redis_store import RedisSessionStore
 from ussd_menus.session import MemorySessionStore, SessionStore
 from vending_core.adapters.compose import sql_core
@@ -54,10 +56,11 @@ from vending_core.service.outbox_policy import RetryPolicy
 from vending_core.service.payment_ports import Deliver, PaymentProvider
 from vending_core.service.sms_ports import SmsSender
 
-__all__ = ["MAX_BODY", "Overrides", "create_app"]
+__all__ = ["MAX_BODY", "Overrides", "create_app", "voucher_salt"]
 
 _log = logging.getLogger(__name__)
 MAX_BODY: Final = 64 * 1024  #: bytes; larger requests get 413 before any handler reads them
+SLOW_DOWN_WINDOW: Final = 300.0  #: seconds: a phone over its SMS limit is told once per window
 ProviderFactory = Callable[[Deliver, aiohttp.ClientSession], PaymentProvider]
 
 
@@ -154,6 +157,12 @@ async def _build(
         resume_window=settings.gateway.ussd_resume_window,
         service_code=settings.gateway.ussd_service_code,
     )
+    app[keys.SMS] = SmsService(
+        purchases,
+        allow=_limiter(settings.gateway.sms_rate_limit, settings.gateway.sms_rate_window, redis),
+        slow_down=_limiter(1, SLOW_DOWN_WINDOW, redis, prefix="vendgate:rate:slow:"),
+        clock=clock,
+    )
     app[keys.READINESS] = _readiness(core, redis)
 
 
@@ -167,6 +176,15 @@ async def _session_store(
     client: Redis = Redis.from_url(settings.gateway.redis_url)
     stack.push_async_callback(client.aclose)
     return RedisSessionStore(client), client
+
+
+def _limiter(
+    limit: int, window: float, redis: Redis | None, *, prefix: str = "vendgate:rate:sms:"
+) -> Callable[[str], Awaitable[bool]]:
+    policy = RatePolicy(limit=limit, window=window)
+    if redis is None:
+        return MemoryRateLimiter(policy, time.monotonic).allow
+    return RedisRateLimiter(redis, policy, prefix=prefix).allow
 
 
 def _sms_sender(settings: Settings, http: aiohttp.ClientSession) -> SmsSender:
@@ -188,7 +206,7 @@ def _sms_sender(settings: Settings, http: aiohttp.ClientSession) -> SmsSender:
     return ConsoleSmsSender(sys.stdout)
 
 
-def _voucher_salt(settings: Settings) -> bytes:
+def voucher_salt(settings: Settings) -> bytes:
     """The voucher PIN hashing salt: derived from the key-encryption key, never stored."""
     return hmac.new(settings.key_encryption_key, b"vendgate voucher pins", "sha256").digest()
 
@@ -210,7 +228,7 @@ def _providers(
         )
     }
     providers["wallet"] = WalletProvider(core.uow, deliver)
-    providers["voucher"] = VoucherProvider(core.uow, _voucher_salt(settings), deliver)
+    providers["voucher"] = VoucherProvider(core.uow, voucher_salt(settings), deliver)
     if gateway.mpesa.consumer_key:
         from gateway.payments.mpesa import daraja_from_settings  # noqa: PLC0415 - optional
 

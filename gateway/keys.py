@@ -10,9 +10,10 @@ from aiohttp import web
 from config.settings import Settings
 from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.purchases import Purchases
+from gateway.sms_service import SmsService
 from gateway.ussd import UssdGateway
 
-__all__ = ["METRICS", "METRICS_CONTENT_TYPE", "PURCHASES", "READINESS", "SETTINGS", "USSD"]
+__all__ = ["METRICS", "METRICS_CONTENT_TYPE", "PURCHASES", "READINESS", "SETTINGS", "SMS", "USSD"]
 
 Readiness = Callable[[], Awaitable[dict[str, bool]]]
 
@@ -20,5 +21,6 @@ SETTINGS: Final = web.AppKey("settings", Settings)
 METRICS: Final = web.AppKey("metrics", Metrics)
 USSD: Final = web.AppKey("ussd", UssdGateway)
 PURCHASES: Final = web.AppKey("purchases", Purchases)
+SMS: Final = web.AppKey("sms", SmsService)
 READINESS: Final = web.AppKey[Readiness]("readiness")
 METRICS_CONTENT_TYPE: Final = CONTENT_TYPE

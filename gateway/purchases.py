@@ -26,13 +26,14 @@ from typing import Final
 
 from gateway.metrics import Metrics
 from ussd_menus.actions import PaymentStarted, Refused, StartPurchase
-from ussd_menus.menu_kit import money, tenths, token_groups
+from ussd_menus.menu_kit import REFUSALS, money, tenths, token_groups
 from ussd_menus.texts import render_text
+from vending_core.adapters.payments_voucher import VoucherProvider
 from vending_core.domain.payments import Payment, PaymentStatus
 from vending_core.domain.records import Vend
 from vending_core.service import outbox, payments, profiles, queries
 from vending_core.service.core import Core
-from vending_core.service.payment_ports import PaymentProvider, ProviderResult
+from vending_core.service.payment_ports import PaymentProvider, PaymentRefused, ProviderResult
 from vending_core.service.sms_ports import DeliveryReport
 
 __all__ = ["Purchases"]
@@ -126,6 +127,52 @@ class Purchases:
                 payment = await payments.get_payment(self.core, payment.id)
         finally:
             self._done.pop(payment.id, None)
+
+    # ------------------------------------------------------------------ SMS
+
+    async def start_sms(
+        self,
+        *,
+        meter: str,
+        amount: int | None,
+        msisdn: str,
+        request_id: str,
+        channel: str,
+        voucher_pin: str | None = None,
+    ) -> Payment:
+        """Start the payment of an SMS purchase (the token comes by SMS when it is paid).
+
+        With ``voucher_pin`` the scratch card pays and its face value is the amount. Raises the
+        sale's VendingError, or PaymentRefused when the provider refused at once.
+        """
+        provider = self.providers[self.default_provider]
+        if voucher_pin is not None:
+            voucher = self.providers.get("voucher")
+            if not isinstance(voucher, VoucherProvider):
+                raise PaymentRefused("vouchers are not enabled", code="voucher-invalid")
+            provider, amount = voucher, await voucher.face_value(msisdn, voucher_pin)
+        if amount is None:
+            raise ValueError("a purchase needs an amount or a voucher")
+        payment = await payments.start_purchase(
+            self.core,
+            provider,
+            msisdn=msisdn,
+            meter=meter,
+            amount=amount,
+            currency=self.currency,
+            channel="sms",
+            client_id="sms",
+            request_id=f"{channel}:{request_id}",
+            ttl=self.payment_ttl,
+            secret=voucher_pin,
+        )
+        if payment.status in _FAILED:
+            raise PaymentRefused(payment.reason or "the payment failed", code=_refusal(payment))
+        return payment
+
+    def wake_outbox(self) -> None:
+        """Tell the SMS dispatcher there is something to send now."""
+        self._wake_outbox()
 
     # ------------------------------------------------------------------ provider results
 
@@ -221,7 +268,8 @@ class Purchases:
 
 
 def _refusal(payment: Payment) -> str:
-    if payment.status is PaymentStatus.FAILED and payment.reason.startswith("payment-"):
+    """The refusal code shown for a failed payment: the provider's when we have a text for it."""
+    if payment.status is PaymentStatus.FAILED and payment.reason in REFUSALS:
         return payment.reason
     return "payment-failed"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import parse_qsl
 
@@ -21,15 +22,18 @@ from gateway import keys
 from gateway.problems import problem
 from gateway.sms.africastalking import parse_delivery_report
 from gateway.sms.errors import MalformedDeliveryReport
+from gateway.sms_service import InboundSms
 from gateway.ussd import UnknownProvider
 from ussd_menus.codecs import africastalking
 from ussd_menus.model import CodecError
+from vending_core.service.outbox import normalise_msisdn
 from vending_core.service.payment_ports import PaymentError
 
 __all__ = ["add_routes"]
 
 _log = logging.getLogger(__name__)
 _TEXT: Final = "text/plain"
+_MAX_FIELD: Final = 200
 _DARAJA_ACK: Final = {"ResultCode": 0, "ResultDesc": "Accepted"}
 
 
@@ -121,6 +125,41 @@ async def sms_delivery(request: web.Request) -> web.StreamResponse:
     return web.Response(text="OK", content_type=_TEXT)
 
 
+async def sms_inbound(request: web.Request) -> web.StreamResponse:
+    """``POST /sms/africastalking/inbound``: a customer's SMS (``from``, ``text``, ``id``...).
+
+    Handled before the answer (one reply queued, at most one purchase started), so a 200 means
+    it is done; a failure of ours answers 503 and Africa's Talking delivers it again, which
+    is safe (see :mod:`gateway.sms_service`).
+    """
+    if (refusal := _guarded(request, africastalking.NAME)) is not None:
+        return refusal
+    try:
+        form = _form(await request.read())
+        sms = InboundSms(
+            channel=africastalking.NAME,
+            message_id=_required(form, "id"),
+            msisdn=normalise_msisdn(_required(form, "from")),
+            text=form.get("text", ""),
+            received_at=datetime.now(UTC),
+        )
+    except ValueError as exc:
+        return problem(400, "bad-inbound-sms", str(exc))
+    try:
+        await request.app[keys.SMS].handle(sms)
+    except Exception:
+        _log.exception("inbound sms failed")
+        return problem(503, "try-again", "The message could not be handled now; send it again.")
+    return web.Response(text="OK", content_type=_TEXT)
+
+
+def _required(form: dict[str, str], name: str) -> str:
+    value = form.get(name, "").strip()
+    if not value or len(value) > _MAX_FIELD:
+        raise ValueError(f"field {name!r} is missing, empty or too long")
+    return value
+
+
 async def healthz(request: web.Request) -> web.StreamResponse:
     """``GET /healthz``: the process is alive (no dependency is checked)."""
     del request
@@ -147,6 +186,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/ussd/{provider}", ussd_hop, name="ussd")
     app.router.add_post("/payments/{provider}/callback", payment_callback, name="payment-callback")
     app.router.add_post("/sms/africastalking/delivery", sms_delivery, name="sms-delivery")
+    app.router.add_post("/sms/africastalking/inbound", sms_inbound, name="sms-inbound")
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/readyz", readyz, name="readyz")
     app.router.add_get("/metrics", metrics, name="metrics")

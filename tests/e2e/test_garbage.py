@@ -25,6 +25,7 @@ POST_ROUTES: Final = (
     "/ussd/arkesel",
     "/payments/sandbox/callback",
     "/sms/africastalking/delivery",
+    "/sms/africastalking/inbound",
 )
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

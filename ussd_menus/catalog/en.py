@@ -54,6 +54,33 @@ TEXTS: dict[str, str] = {
     "item.token": "{date} {amount} {units}{unit}",
     "notice.resumed": "Welcome back.",
     "sms.token": "Meter {meter}: paid {amount}, {units} units.\nToken: {token}",
+    "sms.help": (
+        "Send: BUY <meter> <amount> | TOKEN <meter> | BAL <meter> | METERS | LANG "
+        "en/fr/sw/ar | VOUCHER <pin> <meter>"
+    ),
+    "sms.paying": (
+        "Approve the payment of {amount} for meter {meter} on your phone. Your token "
+        "will come by SMS."
+    ),
+    "sms.balance": "Meter {meter}: owing {debt}. Last purchase {date}: {amount}, {units} units.",
+    "sms.balance.none": "Meter {meter}: owing {debt}. No purchase yet.",
+    "sms.meters": "Your meters: {meters}",
+    "sms.meters.none": "You have no saved meters. Save one with the USSD menu.",
+    "sms.lang": "Language set: English.",
+    "sms.slow-down": "Too many messages. Please wait a few minutes.",
+    "sms.err.unknown": "Sorry, we did not understand. Send HELP for the commands.",
+    "sms.err.usage": "Send: {usage}",
+    "sms.err.meter": "A meter number has 11 or 13 digits. Send: {usage}",
+    "sms.err.amount": "Enter the amount in digits, e.g. 100. Send: {usage}",
+    "sms.err.pin": "A PIN has 4 to 8 digits. Send: {usage}",
+    "sms.err.language": "Languages: en, fr, sw, ar. Send: {usage}",
+    "sms.err.voucher": "A voucher PIN has 12 to 20 digits. Send: {usage}",
+    "sms.err.which-meter": "Which meter? Send: {usage}",
+    "sms.err.agents": "Agent sales by SMS are not open for your number.",
+    "err.voucher-invalid": "This voucher PIN is not valid.",
+    "err.voucher-used": "This voucher was already used.",
+    "err.voucher-locked": "Too many wrong PINs. Try again later.",
+    "err.voucher-amount": "This voucher cannot pay this amount.",
     "err.choice": "Invalid choice.",
     "err.meter": "A meter number has 11 or 13 digits.",
     "err.amount": "Enter a whole amount in digits.",

@@ -58,6 +58,33 @@ TEXTS: dict[str, str] = {
     "item.token": "{date} {amount} {units}{unit}",
     "notice.resumed": "Bon retour.",
     "sms.token": "Compteur {meter} : payé {amount}, {units} unités.\nCode : {token}",
+    "sms.help": (
+        "Envoyez: ACHAT <compteur> <montant> | CODE <compteur> | SOLDE <compteur> | "
+        "COMPTEURS | LANGUE fr/en/sw/ar | CARTE <pin> <compteur>"
+    ),
+    "sms.paying": (
+        "Validez le paiement de {amount} pour le compteur {meter} sur votre téléphone. "
+        "Votre code arrivera par SMS."
+    ),
+    "sms.balance": "Compteur {meter} : dû {debt}. Dernier achat {date} : {amount}, {units} unités.",
+    "sms.balance.none": "Compteur {meter} : dû {debt}. Aucun achat.",
+    "sms.meters": "Vos compteurs : {meters}",
+    "sms.meters.none": "Aucun compteur enregistré. Enregistrez-en un par le menu USSD.",
+    "sms.lang": "Langue : français.",
+    "sms.slow-down": "Trop de messages. Patientez quelques minutes.",
+    "sms.err.unknown": "Message non compris. Envoyez AIDE pour les commandes.",
+    "sms.err.usage": "Envoyez : {usage}",
+    "sms.err.meter": "Un numéro de compteur a 11 ou 13 chiffres. Envoyez : {usage}",
+    "sms.err.amount": "Montant en chiffres, ex. 100. Envoyez : {usage}",
+    "sms.err.pin": "Un code PIN a 4 à 8 chiffres. Envoyez : {usage}",
+    "sms.err.language": "Langues : en, fr, sw, ar. Envoyez : {usage}",
+    "sms.err.voucher": "Le PIN d'une carte a 12 à 20 chiffres. Envoyez : {usage}",
+    "sms.err.which-meter": "Quel compteur ? Envoyez : {usage}",
+    "sms.err.agents": "La vente par agent n'est pas ouverte pour votre numéro.",
+    "err.voucher-invalid": "Ce PIN de carte n'est pas valide.",
+    "err.voucher-used": "Cette carte a déjà été utilisée.",
+    "err.voucher-locked": "Trop de PIN erronés. Réessayez plus tard.",
+    "err.voucher-amount": "Cette carte ne peut pas payer ce montant.",
     "err.choice": "Choix invalide.",
     "err.meter": "Un numéro de compteur a 11 ou 13 chiffres.",
     "err.amount": "Entrez un montant entier en chiffres.",

@@ -56,6 +56,32 @@ TEXTS: dict[str, str] = {
     "item.token": "{date} {amount} {units}{unit}",
     "notice.resumed": "Karibu tena.",
     "sms.token": "Mita {meter}: umelipa {amount}, vipimo {units}.\nTokeni: {token}",
+    "sms.help": (
+        "Tuma: NUNUA <mita> <kiasi> | TOKENI <mita> | SALIO <mita> | MITA | LUGHA "
+        "sw/en/fr/ar | VOCHA <pin> <mita>"
+    ),
+    "sms.paying": (
+        "Idhinisha malipo ya {amount} kwa mita {meter} kwenye simu yako. Tokeni itakuja kwa SMS."
+    ),
+    "sms.balance": "Mita {meter}: deni {debt}. Ununuzi wa mwisho {date}: {amount}, vipimo {units}.",
+    "sms.balance.none": "Mita {meter}: deni {debt}. Bado hakuna ununuzi.",
+    "sms.meters": "Mita zako: {meters}",
+    "sms.meters.none": "Huna mita zilizohifadhiwa. Hifadhi moja kwa menyu ya USSD.",
+    "sms.lang": "Lugha: Kiswahili.",
+    "sms.slow-down": "Ujumbe mwingi mno. Subiri dakika chache.",
+    "sms.err.unknown": "Samahani, hatukuelewa. Tuma MSAADA kwa amri.",
+    "sms.err.usage": "Tuma: {usage}",
+    "sms.err.meter": "Namba ya mita ina tarakimu 11 au 13. Tuma: {usage}",
+    "sms.err.amount": "Andika kiasi kwa tarakimu, mf. 100. Tuma: {usage}",
+    "sms.err.pin": "PIN ina tarakimu 4 hadi 8. Tuma: {usage}",
+    "sms.err.language": "Lugha: en, fr, sw, ar. Tuma: {usage}",
+    "sms.err.voucher": "PIN ya vocha ina tarakimu 12 hadi 20. Tuma: {usage}",
+    "sms.err.which-meter": "Mita ipi? Tuma: {usage}",
+    "sms.err.agents": "Mauzo ya wakala kwa SMS hayajafunguliwa kwa namba yako.",
+    "err.voucher-invalid": "PIN ya vocha si sahihi.",
+    "err.voucher-used": "Vocha hii imeshatumika.",
+    "err.voucher-locked": "PIN nyingi zisizo sahihi. Jaribu baadaye.",
+    "err.voucher-amount": "Vocha hii haiwezi kulipa kiasi hiki.",
     "err.choice": "Chaguo si sahihi.",
     "err.meter": "Namba ya mita ina tarakimu 11 au 13.",
     "err.amount": "Weka kiasi kamili kwa tarakimu.",

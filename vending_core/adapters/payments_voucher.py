@@ -139,6 +139,29 @@ class VoucherProvider:
         """The provider's name in records."""
         return self._name
 
+    async def face_value(self, msisdn: str, pin: str) -> int:
+        """What an unused card is worth (minor units), to price a purchase paid with it.
+
+        Counts as an attempt for the lockout like a redemption does: PaymentRefused
+        (``voucher-locked``, ``voucher-invalid``, ``voucher-used``) otherwise.
+        """
+        now = self._clock()
+        async with self._uow() as uow:
+            policy = self._policy
+            failures = await uow.vouchers.failures_since(
+                msisdn, now - policy.window - policy.lockout
+            )
+            until = locked_until(failures, policy)
+            if until is not None and now < until:
+                raise PaymentRefused("too many wrong PINs; try again later", code="voucher-locked")
+            voucher = await uow.vouchers.get_by_pin_hash(pin_hash(pin, self._salt))
+            if voucher is None or voucher.status is not VoucherStatus.ACTIVE:
+                await uow.vouchers.add_attempt(msisdn, now, ok=False)
+                await uow.commit()
+                code = "voucher-invalid" if voucher is None else "voucher-used"
+                raise PaymentRefused("the voucher PIN is not valid or was used", code=code)
+            return voucher.face_value
+
     async def start(self, request: PaymentRequest) -> PaymentAccepted:
         """Redeem the PIN in ``request.secret``; report PAID; PaymentRefused on any refusal."""
         if not request.secret:
