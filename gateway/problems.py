@@ -48,8 +48,11 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     name = _route_name(request)
     started = time.perf_counter()
     metrics.in_flight.inc()
+    provider = request.match_info.get("provider")
+    context = {"route": name, **({"provider": provider[:40]} if provider else {})}
     try:
-        response = await handler(request)
+        with structlog.contextvars.bound_contextvars(**context):
+            response = await handler(request)
     except web.HTTPException as exc:  # aiohttp's own 404/405/413...: keep them, as problems
         response = problem(exc.status, exc.reason.lower().replace(" ", "-"), exc.reason)
     except Exception:
@@ -62,7 +65,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics.latency.labels(name).observe(elapsed)
     _log.info(
         "request",
-        route=name,
+        **context,
         method=request.method,
         status=response.status,
         ms=round(elapsed * 1000, 2),

@@ -21,6 +21,9 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Final
 
+import structlog
+
+from config.logging import hash_msisdn
 from gateway.ussd_actions import Performer
 from ussd_menus.codecs import CODECS, Codec, HttpReply
 from ussd_menus.engine import Engine, NeedAction, Reply, hop_key
@@ -85,6 +88,9 @@ class UssdGateway:
             await self.close(first)
             return UssdOutcome(HttpReply(200, "text/plain; charset=utf-8", b"OK"), "closed")
         key = f"{provider}:{first.session_id}"
+        structlog.contextvars.bind_contextvars(
+            channel="ussd", session=first.session_id[:64], phone=hash_msisdn(first.msisdn)
+        )
         try:
             async with self.store.lock(key):
                 return await self._locked_hop(codec, key, body, first)
