@@ -56,7 +56,7 @@ from vending_core.service.outbox_policy import RetryPolicy
 from vending_core.service.payment_ports import Deliver, PaymentProvider
 from vending_core.service.sms_ports import SmsSender
 
-__all__ = ["MAX_BODY", "Overrides", "create_app", "voucher_salt"]
+__all__ = ["MAX_BODY", "Overrides", "agent_salt", "create_app", "voucher_salt"]
 
 _log = logging.getLogger(__name__)
 MAX_BODY: Final = 64 * 1024  #: bytes; larger requests get 413 before any handler reads them
@@ -162,6 +162,7 @@ async def _build(
         allow=_limiter(settings.gateway.sms_rate_limit, settings.gateway.sms_rate_window, redis),
         slow_down=_limiter(1, SLOW_DOWN_WINDOW, redis, prefix="vendgate:rate:slow:"),
         clock=clock,
+        agent_salt=agent_salt(settings),
     )
     app[keys.READINESS] = _readiness(core, redis)
 
@@ -209,6 +210,11 @@ def _sms_sender(settings: Settings, http: aiohttp.ClientSession) -> SmsSender:
 def voucher_salt(settings: Settings) -> bytes:
     """The voucher PIN hashing salt: derived from the key-encryption key, never stored."""
     return hmac.new(settings.key_encryption_key, b"vendgate voucher pins", "sha256").digest()
+
+
+def agent_salt(settings: Settings) -> bytes:
+    """The agent PIN hashing salt: derived from the key-encryption key, never stored."""
+    return hmac.new(settings.key_encryption_key, b"vendgate agent pins", "sha256").digest()
 
 
 def _providers(

@@ -34,9 +34,10 @@ from vending_core.domain.records import Vend
 from vending_core.service import outbox, payments, profiles, queries
 from vending_core.service.core import Core
 from vending_core.service.payment_ports import PaymentProvider, PaymentRefused, ProviderResult
+from vending_core.service.results import VendResult
 from vending_core.service.sms_ports import DeliveryReport
 
-__all__ = ["Purchases"]
+__all__ = ["Purchases", "token_params", "token_sms"]
 
 _log = logging.getLogger(__name__)
 _POLL: Final = 0.1  #: seconds between database checks while a hop waits for its token
@@ -275,16 +276,32 @@ def _refusal(payment: Payment) -> str:
 
 
 def token_sms(vend: Vend, language: str) -> str:
-    """The token SMS in ``language``: meter, amount, units, token(s) in 4-digit groups."""
+    """The token SMS of a stored vend in ``language`` (see :func:`token_params`)."""
     breakdown = vend.breakdown or {}
     credit = breakdown.get("credit_tenths", 0)
     return render_text(
         language,
         "sms.token",
-        {
-            "meter": vend.meter_number,
-            "amount": money(vend.gross),
-            "units": tenths(credit if isinstance(credit, int) else 0),
-            "token": " / ".join(token_groups(t.token) for t in vend.tokens),
-        },
+        _token_params(
+            vend.meter_number,
+            vend.gross,
+            credit if isinstance(credit, int) else 0,
+            [t.token for t in vend.tokens],
+        ),
     )
+
+
+def token_params(result: VendResult) -> dict[str, str]:
+    """The ``sms.token`` text's values for a vend result: meter, amount, units, tokens."""
+    return _token_params(
+        result.meter_number, result.gross, result.credit_tenths, [t.token for t in result.tokens]
+    )
+
+
+def _token_params(meter: str, gross: int, credit: int, tokens: list[str]) -> dict[str, str]:
+    return {
+        "meter": meter,
+        "amount": money(gross),
+        "units": tenths(credit),
+        "token": " / ".join(token_groups(t) for t in tokens),
+    }

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from gateway.purchases import Purchases, token_sms
+from gateway.purchases import Purchases, token_params, token_sms
 from ussd_menus import sms_commands as cmd
 from ussd_menus.menu_kit import REFUSALS, money, tenths
 from ussd_menus.texts import render_text
+from vending_core.domain.agents import AgentUnknown
 from vending_core.domain.errors import VendingError
-from vending_core.service import outbox, profiles, queries, vending
+from vending_core.service import agents, outbox, profiles, queries, vending
 from vending_core.service.payment_ports import PaymentError
 
 __all__ = ["InboundSms", "SmsService"]
@@ -68,12 +69,14 @@ class SmsService:
         allow: Allow,
         slow_down: Allow,
         clock: Callable[[], datetime],
+        agent_salt: bytes,
     ) -> None:
         self.purchases = purchases
         self.core = purchases.core
         self._allow = allow
         self._slow_down = slow_down
         self._clock = clock
+        self._agent_salt = agent_salt
 
     async def handle(self, sms: InboundSms) -> None:
         """Run the message's command once and queue its reply (nothing if already done)."""
@@ -112,8 +115,8 @@ class SmsService:
                     channel=sms.channel,
                 )
                 return _Reply("sms.paying", {"amount": money(amount), "meter": meter})
-            case cmd.Buy():
-                return _Reply("sms.err.agents", {})
+            case cmd.Buy() as buy:
+                return await self._agent_sale(sms, msisdn, buy)
             case cmd.Resend(meter=meter):
                 key = f"mo:{sms.channel}:{sms.message_id}"
                 return await self._resend(meter, msisdn, language, key)
@@ -142,6 +145,26 @@ class SmsService:
                 return _Reply("sms.help", {})
             case cmd.Invalid(reason=reason, keyword=keyword):
                 return _Reply(reason, {"usage": _USAGE.get(keyword, "HELP")})
+
+    async def _agent_sale(self, sms: InboundSms, msisdn: str, buy: cmd.Buy) -> _Reply:
+        """``BUY <meter> <amount> <PIN>`` from an agent: sold from its vendor's float.
+
+        The token comes back in the reply itself (the agent keys it in or passes it on).
+        """
+        try:
+            result = await agents.agent_vend(
+                self.core,
+                msisdn=msisdn,
+                pin=buy.pin or "",
+                meter=buy.meter,
+                amount=buy.amount,
+                client_id=f"sms-agent:{msisdn}",
+                request_id=f"{sms.channel}:{sms.message_id}",
+                salt=self._agent_salt,
+            )
+        except AgentUnknown:
+            return _Reply("sms.err.agents", {})
+        return _Reply("sms.token", token_params(result))
 
     async def _meter_or_saved(self, meter: str | None, msisdn: str) -> str | None:
         if meter is not None:

@@ -13,10 +13,11 @@ import re
 from datetime import UTC, datetime
 
 from gateway import keys
-from gateway.app import voucher_salt
+from gateway.app import agent_salt, voucher_salt
 from tests.e2e.conftest import TOKEN_RE, LiveGateway
 from vending_core.adapters.payments_voucher import create_vouchers
 from vending_core.service import vending
+from vending_core.service.agents import register_agent
 from vending_core.service.demo_data import DEMO_METERS
 
 METER = DEMO_METERS[5]  # BUS-FLAT, no Free Basic Electricity: one token per sale
@@ -129,6 +130,40 @@ async def test_a_phone_over_its_limit_is_told_once_then_ignored(gateway: LiveGat
     texts = [m.text for m in gateway.sms.sent if m.to == "254722000007"]
     assert len(texts) == 11
     assert texts[-1] == "Too many messages. Please wait a few minutes."
+
+
+async def test_agent_sells_from_the_float_and_gets_the_token_in_the_reply(
+    gateway: LiveGateway,
+) -> None:
+    """An agent's BUY with its PIN sells at once from DEMO-POS's float: the reply is the token.
+
+    A wrong PIN gets "wrong PIN" and sells nothing; a stranger's PIN BUY is told agent sales
+    are not open for the number.
+    """
+    core = gateway.app[keys.PURCHASES].core
+    await register_agent(
+        core,
+        "+254733000001",
+        "DEMO-POS",
+        "Corner shop",
+        "4826",
+        agent_salt(gateway.app[keys.SETTINGS]),
+    )
+    await mo(gateway, "+254733000001", f"BUY {METER.number} 100 4826")
+    (reply,) = await gateway.sms_to("+254733000001", count=1)
+    (token,) = TOKEN_RE.findall(reply)
+    units = UNITS_RE.search(reply)
+    assert units is not None
+    meter = METER.reference_meter()
+    meter.enter(token.replace(" ", ""))
+    assert meter.credit_tenths() == int(units[1]) * 10 + int(units[2])
+    await mo(gateway, "+254733000001", f"BUY {METER.number} 100 4827")
+    _, wrong = await gateway.sms_to("+254733000001", count=2)
+    assert wrong == "Wrong agent PIN."
+    await mo(gateway, "+254733000002", f"BUY {METER.number} 100 4826")
+    (stranger,) = await gateway.sms_to("+254733000002", count=1)
+    assert stranger == "Agent sales by SMS are not open for your number."
+    assert len(await vending.reprint(core, METER.number, limit=10)) == 1
 
 
 async def test_inbound_without_id_or_sender_is_400(gateway: LiveGateway) -> None:

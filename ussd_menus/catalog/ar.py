@@ -105,6 +105,12 @@ TEXTS: dict[str, str] = {
     "err.payment-unknown": "لم يتم العثور على الدفع.",
     "err.payment-state": "تمت معالجة هذا الدفع.",
     "err.meter-list-full": "لديك الحد الأقصى من العدادات. احذف واحدا أولا.",
+    "err.agent-unknown": "هذا الرقم غير مسجل كوكيل.",
+    "err.agent-exists": "هذا الرقم مسجل كوكيل بالفعل.",
+    "err.agent-invalid": "بيانات الوكيل غير صحيحة.",
+    "err.agent-blocked": "حساب الوكيل موقوف. اتصل بالبائع.",
+    "err.agent-locked": "أرقام سرية خاطئة كثيرة. بيع الوكيل مقفل حاليا.",
+    "err.agent-pin-wrong": "الرقم السري للوكيل خاطئ.",
     "err.language-unsupported": "هذه اللغة غير متاحة.",
     "err.payment-failed": "لم تنجح عملية الدفع.",
 }

@@ -108,6 +108,12 @@ TEXTS: dict[str, str] = {
     "err.payment-unknown": "Payment not found.",
     "err.payment-state": "This payment is already settled.",
     "err.meter-list-full": "You have the most meters a phone can save. Remove one first.",
+    "err.agent-unknown": "This phone is not registered as an agent.",
+    "err.agent-exists": "This phone is already an agent.",
+    "err.agent-invalid": "The agent details are not valid.",
+    "err.agent-blocked": "Your agent account is blocked. Contact your vendor.",
+    "err.agent-locked": "Too many wrong PINs. Agent sales are locked for now.",
+    "err.agent-pin-wrong": "Wrong agent PIN.",
     "err.language-unsupported": "This language is not available.",
     "err.payment-failed": "The payment did not go through.",
 }

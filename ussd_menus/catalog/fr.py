@@ -112,6 +112,12 @@ TEXTS: dict[str, str] = {
     "err.payment-unknown": "Paiement introuvable.",
     "err.payment-state": "Ce paiement est déjà réglé.",
     "err.meter-list-full": "Vous avez déjà le maximum de compteurs. Supprimez-en un.",
+    "err.agent-unknown": "Ce numéro n'est pas enregistré comme agent.",
+    "err.agent-exists": "Ce numéro est déjà un agent.",
+    "err.agent-invalid": "Les données de l'agent ne sont pas valides.",
+    "err.agent-blocked": "Votre compte agent est bloqué. Contactez votre vendeur.",
+    "err.agent-locked": "Trop de PIN erronés. Ventes agent bloquées pour le moment.",
+    "err.agent-pin-wrong": "PIN agent erroné.",
     "err.language-unsupported": "Cette langue n'est pas disponible.",
     "err.payment-failed": "Le paiement n'a pas abouti.",
 }

@@ -109,6 +109,12 @@ TEXTS: dict[str, str] = {
     "err.payment-unknown": "Malipo hayajapatikana.",
     "err.payment-state": "Malipo haya yameshashughulikiwa.",
     "err.meter-list-full": "Umefikia idadi ya juu ya mita. Ondoa moja kwanza.",
+    "err.agent-unknown": "Simu hii haijasajiliwa kama wakala.",
+    "err.agent-exists": "Simu hii tayari ni wakala.",
+    "err.agent-invalid": "Taarifa za wakala si sahihi.",
+    "err.agent-blocked": "Akaunti yako ya wakala imezuiwa. Wasiliana na muuzaji wako.",
+    "err.agent-locked": "PIN nyingi zisizo sahihi. Mauzo ya wakala yamefungwa kwa sasa.",
+    "err.agent-pin-wrong": "PIN ya wakala si sahihi.",
     "err.language-unsupported": "Lugha hii haipatikani.",
     "err.payment-failed": "Malipo hayakufanikiwa.",
 }

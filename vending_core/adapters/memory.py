@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from vending_core.adapters.memory_agents import AgentTables, MemoryAgentRepository
 from vending_core.adapters.memory_messaging import MemoryOutbox, MemoryProfiles, MessagingTables
 from vending_core.adapters.memory_payments import (
     MemoryPaymentRepository,
@@ -55,6 +56,7 @@ class _Tables:
     maintenance: dict[int, MaintenanceRequest] = field(default_factory=dict)
     messaging: MessagingTables = field(default_factory=MessagingTables)
     payment_tables: PaymentTables = field(default_factory=PaymentTables)
+    agent_tables: AgentTables = field(default_factory=AgentTables)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -306,6 +308,9 @@ class MemoryUnitOfWork:
         self.payments = MemoryPaymentRepository(tables.payment_tables)
         self.wallets = MemoryWalletRepository(tables.payment_tables)
         self.vouchers = MemoryVoucherRepository(tables.payment_tables)
+        self.agents = MemoryAgentRepository(
+            tables.agent_tables, lambda code: any(v.code == code for v in tables.vendors.values())
+        )
 
     async def __aenter__(self) -> Self:
         await self._db.lock.acquire()

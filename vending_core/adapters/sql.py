@@ -45,6 +45,7 @@ from typing import Final, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vending_core.adapters.agents_sql import SqlAgentRepository
 from vending_core.adapters.driver import driver_for
 from vending_core.adapters.errors import (
     ConstraintViolation,
@@ -127,6 +128,7 @@ class SqlUnitOfWork:
     payments: ports.PaymentRepository
     wallets: ports.WalletRepository
     vouchers: ports.VoucherRepository
+    agents: ports.AgentRepository
 
     def __init__(
         self,
@@ -220,6 +222,7 @@ class SqlUnitOfWork:
         self.payments = SqlPaymentRepository(session)
         self.wallets = SqlWalletRepository(session)
         self.vouchers = SqlVoucherRepository(session)
+        self.agents = SqlAgentRepository(session)
 
 
 def _log_statement(sql: str) -> None:

@@ -350,4 +350,4 @@ maintenance_requests = Table(
 )
 
 # Registers the tables of these modules on ``metadata``.
-from vending_core.adapters import tables_messaging, tables_payments  # noqa: E402, F401
+from vending_core.adapters import tables_agents, tables_messaging, tables_payments  # noqa: E402, F401

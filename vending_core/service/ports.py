@@ -24,6 +24,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from vending_core.domain.agents import Agent
 from vending_core.domain.model import Customer, Debt, Meter, SupplyGroup, Tariff, Vendor
 from vending_core.domain.payments import Payment, PaymentEvent, Voucher, WalletEntry
 from vending_core.domain.records import (
@@ -41,6 +42,7 @@ from vending_core.service.messaging_records import (
 )
 
 __all__ = [
+    "AgentRepository",
     "CustomerRepository",
     "DebtRepository",
     "KeyStore",
@@ -303,6 +305,17 @@ class ProfileRepository(Protocol):
     async def remove_meter(self, msisdn: str, number: str) -> bool: ...
 
 
+class AgentRepository(Protocol):
+    """SMS agents by phone number; ``lock`` holds the agent row until the unit of work ends."""
+
+    async def add(self, agent: Agent) -> bool:
+        """Insert the agent; False if its msisdn exists (after waiting for its writer)."""
+        ...
+
+    async def get(self, msisdn: str, *, lock: bool = False) -> Agent | None: ...
+    async def update(self, agent: Agent) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: commit explicitly, or everything is rolled back."""
 
@@ -334,6 +347,8 @@ class UnitOfWork(Protocol):
     def wallets(self) -> WalletRepository: ...
     @property
     def vouchers(self) -> VoucherRepository: ...
+    @property
+    def agents(self) -> AgentRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

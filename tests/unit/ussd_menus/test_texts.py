@@ -12,6 +12,7 @@ from ussd_menus.engine import Engine
 from ussd_menus.menus import MENU, build_engine
 from ussd_menus.session import Json, SessionState
 from ussd_menus.texts import CATALOGS, LANGUAGES, render_text
+from vending_core.domain import agents as _agents  # noqa: F401 - its refusals count too
 from vending_core.domain import errors
 from vending_core.domain import payments as _payments  # noqa: F401 - its refusals count too
 from vending_core.service import profiles as _profiles  # noqa: F401 - its refusals count too
