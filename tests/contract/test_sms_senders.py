@@ -1,7 +1,8 @@
 """Contract of ``SmsSender`` (vending_core/service/sms_ports.py), for every sender.
 
-Run against :class:`MemorySmsSender` and :class:`AfricasTalkingSms` talking to the fake AT
-server on 127.0.0.1 (tests/support/fake_africastalking.py). The contract: accepted messages
+Run against :class:`MemorySmsSender`, :class:`AfricasTalkingSms` talking to the fake AT
+server on 127.0.0.1 (tests/support/fake_africastalking.py), and :class:`SmppSmsSender` bound
+to the smpp34 peer subprocess (tests/support/smpp34_peer.py). The contract: accepted messages
 get distinct provider ids; an outage is a retryable failure, not an exception; a number the
 provider refuses is a permanent failure; sending works again once the outage ends.
 """
@@ -15,7 +16,13 @@ import pytest
 
 from gateway.sms.africastalking import AfricasTalkingSms
 from gateway.sms.memory import MemorySmsSender
+from smpp.client import SmppLink
+from smpp.config import BindConfig
+from smpp.encoding import decode_user_data
+from smpp.models import LinkState
+from smpp.sender import SmppSmsSender
 from tests.support.fake_africastalking import FakeAfricasTalking
+from tests.support.smpp34_peer import REFUSED_PREFIX, Smpp34Peer, free_port
 from vending_core.service.sms_ports import OutboundSms, SmsSender
 
 PHONE = "254712345678"
@@ -88,11 +95,69 @@ class AtHarness:
         return [(r.form["to"].removeprefix("+"), r.form["message"]) for r in self.fake.accepted]
 
 
-@pytest.fixture(params=["memory", "africastalking"])
+class SmppHarness:
+    """The SMPP sender on one bind to the smpp34 peer; an outage is a killed peer."""
+
+    def __init__(self, peer: Smpp34Peer, link: SmppLink) -> None:
+        self.peer = peer
+        self.link = link
+        self.sender: SmsSender = SmppSmsSender([link])
+
+    async def down(self) -> None:
+        """SIGKILL the peer and wait until the link has noticed."""
+        await self.peer.kill()
+        await self.peer.wait_for(lambda: self.link.state is not LinkState.BOUND)
+
+    async def up(self) -> None:
+        """Restart the peer on its port and wait until the link has bound again."""
+        await self.peer.start()
+        assert await self.link.wait_bound(5.0)
+
+    def refuse(self, msisdn: str) -> None:
+        """The peer refuses a fixed range (ESME_RINVDSTADR); only numbers in it can be used."""
+        assert msisdn.startswith(REFUSED_PREFIX)
+
+    def delivered(self) -> list[tuple[str, str]]:
+        """(number, text) of submits the peer accepted."""
+        return [
+            (s["to"], decode_user_data(bytes.fromhex(s["hex"]), s["data_coding"]))
+            for s in self.peer.submits()
+            if s["status"] == 0
+        ]
+
+
+async def _smpp_harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    tmp_path = request.getfixturevalue("tmp_path")
+    peer = Smpp34Peer(free_port(), tmp_path / "smpp34.jsonl", "--refuse-prefix", REFUSED_PREFIX)
+    await peer.start()
+    config = BindConfig(
+        name="contract",
+        host="127.0.0.1",
+        port=peer.port,
+        system_id="vendgate",
+        password="secret",
+        reconnect_base_s=0.05,
+        reconnect_cap_s=0.2,
+    )
+    link = SmppLink(config)
+    link.start()
+    try:
+        assert await link.wait_bound(5.0)
+        yield SmppHarness(peer, link)
+    finally:
+        await link.stop()
+        await peer.kill()
+
+
+@pytest.fixture(params=["memory", "africastalking", "smpp"])
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     """Each sender in turn."""
     if request.param == "memory":
         yield MemoryHarness()
+        return
+    if request.param == "smpp":
+        async for smpp in _smpp_harness(request):
+            yield smpp
         return
     fake = FakeAfricasTalking()
     await fake.start()
@@ -147,4 +212,4 @@ async def test_a_refused_number_is_a_permanent_failure(harness: Harness) -> None
 async def test_the_sender_has_a_stable_name(harness: Harness) -> None:
     """Outbox rows store the name; delivery reports are matched on it."""
     assert harness.sender.name == harness.sender.name
-    assert harness.sender.name in {"memory", "africastalking"}
+    assert harness.sender.name in {"memory", "africastalking", "smpp"}
