@@ -28,7 +28,11 @@ VENDGATE_MPESA_CONSUMER_SECRET
 VENDGATE_MPESA_SHORTCODE            paybill / till number                        (unset)
 VENDGATE_MPESA_PASSKEY              Lipa na M-Pesa passkey (secret)              (unset)
 VENDGATE_MPESA_CALLBACK_URL         public URL of ``/payments/mpesa/callback``   (unset)
-VENDGATE_SMS_SENDER                 ``console``, ``memory`` or ``africastalking`` ``console``
+VENDGATE_SMS_SENDER                 ``console``, ``memory``, ``africastalking``  ``console``
+                                    or ``smpp``
+VENDGATE_SMPP_BINDS                 JSON list of SMPP binds (docs/smpp.md):      (none)
+                                    ``[{"name": "mno1", "host": ..., "port":
+                                    2775, "system_id": ..., "password": ...}]``
 VENDGATE_AT_BASE_URL                Africa's Talking API base URL                live URL
 VENDGATE_AT_USERNAME                Africa's Talking username                    (unset)
 VENDGATE_AT_API_KEY                 Africa's Talking API key (secret)            (unset)
@@ -45,6 +49,7 @@ query parameter of its callback URL (most aggregators can only do the latter).
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -65,7 +70,7 @@ __all__ = [
 _PREFIX = "VENDGATE_"
 CALLBACK_PROVIDERS = ("africastalking", "hubtel", "nalo", "arkesel", "mpesa", "sandbox")
 PAYMENT_PROVIDERS = ("sandbox", "wallet", "mpesa")
-SMS_SENDERS = ("console", "memory", "africastalking")
+SMS_SENDERS = ("console", "memory", "africastalking", "smpp")
 DARAJA_SANDBOX = "https://sandbox.safaricom.co.ke"
 AT_LIVE = "https://api.africastalking.com"
 
@@ -113,6 +118,8 @@ class SmsSettings:
     at_username: str = ""
     at_api_key: str = field(default="", repr=False)
     at_sender_id: str = ""
+    #: SMPP binds as given (field names of smpp.config.BindConfig); secrets inside.
+    smpp_binds: tuple[Mapping[str, object], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,6 +194,9 @@ def gateway_from_env(environ: Mapping[str, str]) -> GatewaySettings:
             at_username=get("AT_USERNAME") or "",
             at_api_key=get("AT_API_KEY") or "",
             at_sender_id=get("AT_SENDER_ID") or "",
+            smpp_binds=_parse(
+                get("SMPP_BINDS"), (), "SMPP_BINDS", _binds, "a JSON list of objects"
+            ),
         ),
         callbacks=MappingProxyType(
             {p: g for p in CALLBACK_PROVIDERS if (g := _guard(get, p)) != CallbackGuard()}
@@ -208,13 +218,22 @@ def _guard(get: Callable[[str], str | None], provider: str) -> CallbackGuard:
     )
 
 
-def _parse(value: str | None, default: _T, name: str, parse: Callable[[str], _T], what: str) -> _T:
+def _parse(
+    value: str | None,
+    default: _T,
+    name: str,
+    parse: Callable[[str], _T],
+    what: str,
+    *,
+    secret: bool = False,
+) -> _T:
     if value is None:
         return default
     try:
         return parse(value)
     except ValueError:
-        raise ConfigError(f"{_PREFIX}{name} must be {what}; got {value!r:.60}") from None
+        shown = "" if secret else f"; got {value!r:.60}"
+        raise ConfigError(f"{_PREFIX}{name} must be {what}{shown}") from None
 
 
 def _choice(value: str | None, default: str, name: str) -> str:
@@ -231,6 +250,16 @@ def _positive_float(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(text)
     return value
+
+
+def _binds(text: str) -> tuple[Mapping[str, object], ...]:
+    value = json.loads(text)  # JSONDecodeError is a ValueError
+    if not isinstance(value, list) or not all(isinstance(b, dict) for b in value):
+        raise ValueError(text)
+    names = [b.get("name") for b in value]
+    if len(set(names)) != len(names):
+        raise ValueError(text)
+    return tuple(MappingProxyType(b) for b in value)
 
 
 def _count(text: str) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import logging
 import random
@@ -31,6 +32,7 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
+from config.errors import ConfigError
 from config.settings import Environment, Settings
 from gateway import keys
 from gateway.metrics import Metrics
@@ -39,9 +41,13 @@ from gateway.problems import observe
 from gateway.purchases import Purchases
 from gateway.routes import add_routes
 from gateway.sms.console import ConsoleSmsSender
-from gateway.sms_service import SmsService
+from gateway.sms_service import InboundSms, SmsService
 from gateway.ussd import UssdGateway
 from gateway.ussd_actions import Performer
+from smpp.client import SmppLink
+from smpp.config import BindConfig
+from smpp.models import InboundMessage
+from smpp.sender import SmppSmsSender, channel_of
 from ussd_menus.menus import build_engine
 from ussd_menus.ratelimit import MemoryRateLimiter, RatePolicy, RedisRateLimiter
 from ussd_menus.redis_store import RedisSessionStore
@@ -112,7 +118,8 @@ async def _build(
     clock = overrides.clock or _utc_now
     http = await stack.enter_async_context(aiohttp.ClientSession())
     store, redis = await _session_store(settings, overrides, stack)
-    sender = overrides.sms_sender or _sms_sender(settings, http)
+    links = _smpp_links(settings)
+    sender = overrides.sms_sender or _sms_sender(settings, http, links)
     dispatcher = OutboxDispatcher(
         core.uow,
         sender,
@@ -164,6 +171,7 @@ async def _build(
         clock=clock,
         agent_salt=agent_salt(settings),
     )
+    _start_links(links, app[keys.SMS], purchases, stack)
     app[keys.READINESS] = _readiness(core, redis)
 
 
@@ -188,8 +196,62 @@ def _limiter(
     return RedisRateLimiter(redis, policy, prefix=prefix).allow
 
 
-def _sms_sender(settings: Settings, http: aiohttp.ClientSession) -> SmsSender:
+def _smpp_links(settings: Settings) -> list[SmppLink]:
+    """One link per configured bind (not started yet); ConfigError on a bad bind."""
+    links = []
+    for number, raw in enumerate(settings.gateway.sms.smpp_binds, start=1):
+        try:
+            config = BindConfig(**{k: tuple(v) if k == "prefixes" else v for k, v in raw.items()})  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"VENDGATE_SMPP_BINDS: bind {number} is not usable: {exc}") from None
+        links.append(SmppLink(config))
+    return links
+
+
+def _start_links(
+    links: list[SmppLink], sms: SmsService, purchases: Purchases, stack: AsyncExitStack
+) -> None:
+    """MOs to the SMS service, receipts to the outbox; start; stop them at shutdown."""
+
+    async def on_mo(message: InboundMessage) -> None:
+        if message.ussd_service_op is not None:
+            _log.warning("USSD over SMPP is not served yet; MO from bind %s ignored", message.bind)
+            return
+        await sms.handle(inbound_of(message))
+
+    for link in links:
+        link.on_mo = on_mo
+        link.on_receipt = purchases.delivery_report
+        link.start()
+        stack.push_async_callback(link.stop)
+
+
+def inbound_of(message: InboundMessage) -> InboundSms:
+    """An SMPP MO as an SMS command, with an id of our own (SMPP gives an MO none).
+
+    The id is the sender, the text and the minute it arrived: the same text from the same
+    phone within a minute is one message, so an MO the SMSC redelivers (after we answered
+    0x64) or a customer's accidental double send gets one reply and at most one purchase.
+    """
+    minute = message.received_at.strftime("%Y%m%d%H%M")
+    digest = hashlib.sha256(f"{message.source_addr}|{message.text}|{minute}".encode())
+    return InboundSms(
+        channel=channel_of(message.bind),
+        message_id=digest.hexdigest()[:24],
+        msisdn=message.source_addr,
+        text=message.text,
+        received_at=message.received_at,
+    )
+
+
+def _sms_sender(
+    settings: Settings, http: aiohttp.ClientSession, links: list[SmppLink]
+) -> SmsSender:
     sms = settings.gateway.sms
+    if sms.sender == "smpp":
+        if not links:
+            raise ConfigError("VENDGATE_SMS_SENDER is smpp but VENDGATE_SMPP_BINDS is empty")
+        return SmppSmsSender(links)
     if sms.sender == "africastalking":
         from gateway.sms.africastalking import AfricasTalkingSms  # noqa: PLC0415 - optional
 

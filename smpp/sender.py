@@ -8,7 +8,14 @@ from smpp.client import SmppLink
 from smpp.models import LinkState
 from vending_core.service.sms_ports import OutboundSms, SendOutcome
 
-__all__ = ["SmppSmsSender"]
+__all__ = ["REPLY_PREFIX", "SmppSmsSender", "channel_of"]
+
+REPLY_PREFIX = "mo:smpp:"  #: outbox keys of replies to MOs: ``mo:smpp:<bind>:<message id>``
+
+
+def channel_of(bind: str) -> str:
+    """The SMS channel name of an MO that came in on ``bind`` (``smpp:<bind>``)."""
+    return f"smpp:{bind}"
 
 
 class SmppSmsSender:
@@ -45,6 +52,13 @@ class SmppSmsSender:
         """The link of the bind called ``name`` (an MO's ``bind``: reply on the same bind)."""
         return next((link for link in self._links if link.config.name == name), None)
 
+    def _reply_link(self, reference: str) -> SmppLink | None:
+        if not reference.startswith(REPLY_PREFIX):
+            return None
+        bind = reference.removeprefix(REPLY_PREFIX).partition(":")[0]
+        link = self.link(bind)
+        return link if link is not None and link.state is LinkState.BOUND else None
+
     def route(self, msisdn: str) -> SmppLink | None:
         """The bound link for ``msisdn``: longest matching prefix, else the first bound one."""
         bound = [link for link in self._links if link.state is LinkState.BOUND]
@@ -58,8 +72,13 @@ class SmppSmsSender:
         return bound[0] if bound else None
 
     async def send(self, message: OutboundSms) -> SendOutcome:
-        """Submit on the routed link; ``retry_later`` when no link is bound."""
-        link = self.route(message.to)
+        """Submit on the routed link; ``retry_later`` when no link is bound.
+
+        A reply to an MO goes back on the bind the MO came in on while that bind is up: its
+        outbox key (``message.reference``) starts with ``mo:smpp:<bind>:`` (see
+        :func:`reply_key`). Otherwise the MSISDN prefix decides.
+        """
+        link = self._reply_link(message.reference) or self.route(message.to)
         if link is None:
             return SendOutcome.retry_later("no SMPP bind is up", "unbound")
         return await link.submit(message)
