@@ -44,10 +44,13 @@ from gateway.sms.console import ConsoleSmsSender
 from gateway.sms_service import InboundSms, SmsService
 from gateway.ussd import UssdGateway
 from gateway.ussd_actions import Performer
+from gateway.ussd_smpp import TLV_ITS_SESSION_INFO, UssdMo, UssdOverSmpp
 from smpp.client import SmppLink
 from smpp.config import BindConfig
 from smpp.models import InboundMessage
 from smpp.sender import SmppSmsSender, channel_of
+from ussd_menus.codecs import CODECS
+from ussd_menus.codecs import smpp as smpp_codec
 from ussd_menus.menus import build_engine
 from ussd_menus.ratelimit import MemoryRateLimiter, RatePolicy, RedisRateLimiter
 from ussd_menus.redis_store import RedisSessionStore
@@ -60,7 +63,7 @@ from vending_core.service.demo_data import load_demo_data
 from vending_core.service.outbox import OutboxDispatcher
 from vending_core.service.outbox_policy import RetryPolicy
 from vending_core.service.payment_ports import Deliver, PaymentProvider
-from vending_core.service.sms_ports import SmsSender
+from vending_core.service.sms_ports import OutboundSms, SmsSender
 
 __all__ = ["MAX_BODY", "Overrides", "agent_salt", "create_app", "voucher_salt"]
 
@@ -163,6 +166,7 @@ async def _build(
         session_ttl=settings.gateway.ussd_session_ttl,
         resume_window=settings.gateway.ussd_resume_window,
         service_code=settings.gateway.ussd_service_code,
+        codecs={**CODECS, smpp_codec.NAME: smpp_codec},
     )
     app[keys.SMS] = SmsService(
         purchases,
@@ -171,7 +175,7 @@ async def _build(
         clock=clock,
         agent_salt=agent_salt(settings),
     )
-    _start_links(links, app[keys.SMS], purchases, stack)
+    _start_links(links, app[keys.SMS], purchases, app[keys.USSD], stack)
     app[keys.READINESS] = _readiness(core, redis)
 
 
@@ -209,15 +213,33 @@ def _smpp_links(settings: Settings) -> list[SmppLink]:
 
 
 def _start_links(
-    links: list[SmppLink], sms: SmsService, purchases: Purchases, stack: AsyncExitStack
+    links: list[SmppLink],
+    sms: SmsService,
+    purchases: Purchases,
+    ussd: UssdGateway,
+    stack: AsyncExitStack,
 ) -> None:
-    """MOs to the SMS service, receipts to the outbox; start; stop them at shutdown."""
+    """MOs to the SMS service (USSD ones to the USSD gateway), receipts to the outbox."""
+    by_name = {link.config.name: link for link in links}
+    ussd_over_smpp = UssdOverSmpp(ussd)
 
     async def on_mo(message: InboundMessage) -> None:
-        if message.ussd_service_op is not None:
-            _log.warning("USSD over SMPP is not served yet; MO from bind %s ignored", message.bind)
+        if message.ussd_service_op is None:
+            await sms.handle(inbound_of(message))
             return
-        await sms.handle(inbound_of(message))
+        link = by_name[message.bind]
+
+        async def submit(msisdn: str, text: str, tlvs: Mapping[int, bytes]) -> None:
+            await link.submit(OutboundSms(to=msisdn, text=text, reference="ussd"), tlvs=tlvs)
+
+        mo = UssdMo(
+            bind=message.bind,
+            msisdn=message.source_addr.removeprefix("+"),
+            op=message.ussd_service_op,
+            text=message.text,
+            session_info=dict(message.tlvs).get(TLV_ITS_SESSION_INFO),
+        )
+        await ussd_over_smpp.hop(mo, submit)
 
     for link in links:
         link.on_mo = on_mo

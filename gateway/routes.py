@@ -23,7 +23,7 @@ from gateway.problems import problem
 from gateway.sms.africastalking import parse_delivery_report
 from gateway.sms.errors import MalformedDeliveryReport
 from gateway.sms_service import InboundSms
-from gateway.ussd import UnknownProvider
+from ussd_menus.codecs import CODECS as HTTP_CODECS
 from ussd_menus.codecs import africastalking
 from ussd_menus.model import CodecError
 from vending_core.service.outbox import normalise_msisdn
@@ -60,9 +60,7 @@ async def ussd_hop(request: web.Request) -> web.StreamResponse:
     provider = request.match_info["provider"]
     metrics = request.app[keys.METRICS]
     gateway = request.app[keys.USSD]
-    try:
-        gateway.codec(provider)
-    except UnknownProvider:
+    if provider not in HTTP_CODECS:  # USSD over SMPP has a codec but no HTTP route
         return problem(404, "unknown-provider", f"No USSD provider is called {provider[:40]!r}.")
     if (refusal := _guarded(request, provider)) is not None:
         return refusal

@@ -18,6 +18,7 @@ the window starts on that screen ("Welcome back"), unless the old session ended 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -64,6 +65,7 @@ class UssdGateway:
         session_ttl: float = 180.0,
         resume_window: float = 120.0,
         service_code: str | None = None,
+        codecs: Mapping[str, Codec] = CODECS,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -71,12 +73,12 @@ class UssdGateway:
         self.session_ttl = session_ttl
         self.resume_window = resume_window
         self.service_code = service_code  #: for providers that do not send it (Nalo, Arkesel)
+        self.codecs = codecs
 
-    @staticmethod
-    def codec(provider: str) -> Codec:
+    def codec(self, provider: str) -> Codec:
         """The provider's codec; UnknownProvider if there is none."""
         try:
-            return CODECS[provider]
+            return self.codecs[provider]
         except KeyError:
             raise UnknownProvider(provider) from None
 
@@ -119,6 +121,8 @@ class UssdGateway:
             if isinstance(parsed, SessionClosed):  # cannot happen after `first`; be safe
                 return self._unavailable(codec, first)
             event = parsed
+            if event.is_new and state.reply_end:
+                state = None  # the provider opens a new session under an ended one's id
         if state is None:
             state, resumed = await self._opening(event)
             if resumed:
