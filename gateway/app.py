@@ -30,7 +30,7 @@ from typing import Final
 
 import aiohttp
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from config.errors import ConfigError
 from config.settings import Environment, Settings
@@ -69,6 +69,7 @@ __all__ = ["MAX_BODY", "Overrides", "agent_salt", "create_app", "voucher_salt"]
 
 _log = logging.getLogger(__name__)
 MAX_BODY: Final = 64 * 1024  #: bytes; larger requests get 413 before any handler reads them
+REDIS_CONNECTIONS: Final = 64  #: per process; hops wait for one when all are busy
 SLOW_DOWN_WINDOW: Final = 300.0  #: seconds: a phone over its SMS limit is told once per window
 ProviderFactory = Callable[[Deliver, aiohttp.ClientSession], PaymentProvider]
 
@@ -186,7 +187,12 @@ async def _session_store(
         return overrides.session_store, None
     if settings.gateway.redis_url is None:
         return MemorySessionStore(time.monotonic), None
-    client: Redis = Redis.from_url(settings.gateway.redis_url)
+    # A blocking pool: at peak every hop waits for a free connection (up to 5 s) instead of
+    # failing at once when the default pool's connections are all busy.
+    pool = BlockingConnectionPool.from_url(
+        settings.gateway.redis_url, max_connections=REDIS_CONNECTIONS, timeout=5
+    )
+    client: Redis = Redis.from_pool(pool)
     stack.push_async_callback(client.aclose)
     return RedisSessionStore(client), client
 
