@@ -7,6 +7,7 @@ characters (``€``, ``[``...) cost two septets (escape + character).
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 __all__ = ["GSM7_LIMIT", "UCS2_LIMIT", "budget", "fits", "fold_gsm7", "is_gsm7", "septets"]
@@ -23,6 +24,7 @@ GSM7_BASIC = frozenset(
 )
 #: The extension table: each costs an escape septet plus its own.
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+_PLAIN = frozenset(GSM7_BASIC)
 
 
 def is_gsm7(text: str) -> bool:
@@ -52,11 +54,15 @@ def fits(text: str) -> bool:
     return length <= limit
 
 
+@functools.lru_cache(maxsize=4096)
 def fold_gsm7(text: str) -> str:
     """Data for a GSM-7 screen: accents dropped where that makes a GSM character.
 
-    ``Ngozi Ọkọ`` becomes ``Ngozi Oko``; characters with no GSM form become ``?``.
+    ``Ngozi Ọkọ`` becomes ``Ngozi Oko``; characters with no GSM form become ``?``. Cached:
+    every screen folds the session's values again, and they rarely change between hops.
     """
+    if _PLAIN.issuperset(text):
+        return text
     out = []
     for char in text:
         if char in GSM7_BASIC:

@@ -154,19 +154,21 @@ class Engine:
         (``0`` only), then a notice replaces the prompt instead of preceding it.
         """
         screen = self.screen(session)
-        notice, prompt = self._text(session, session.notice), self._text(session, screen.prompt)
-        body = [self._choice(session, c.key, c.label) for c in screen.choices]
+        params = _params(session)  # once per screen: every text of it uses the same values
+        notice = self._text(session, session.notice, params)
+        prompt = self._text(session, screen.prompt, params)
+        body = [self._choice(session, c.key, c.label, params) for c in screen.choices]
         if screen.items is not None:
-            pages = self.pages(session)
+            pages = self._pages(session, params)
             page = min(session.page, len(pages) - 1)
             body += pages[page]
             if page + 1 < len(pages):
-                body.append(self._choice(session, MORE, self.menu.more))
+                body.append(self._choice(session, MORE, self.menu.more, params))
         footers = [""]
         if not screen.end and screen.name != self.menu.root:
             footers = [
-                self._text(session, self.menu.back),
-                self._text(session, self.menu.back_short),
+                self._text(session, self.menu.back, params),
+                self._text(session, self.menu.back_short, params),
             ]
         heads = [[notice, prompt], [notice]] if notice else [[prompt]]
         text = ""
@@ -188,16 +190,19 @@ class Engine:
         (a notice replaces the prompt when both do not fit) and for the ``98`` and short ``0``
         lines, so a page never overflows whatever is shown with it.
         """
+        return self._pages(session, _params(session))
+
+    def _pages(self, session: SessionState, params: dict[str, str]) -> list[list[str]]:
         screen = self.screen(session)
         rows = [
             f"{n}. {self.menu.text(session.language, item.key, item.params)}"
             for n, item in enumerate(screen.items(session) if screen.items else (), start=1)
         ]
-        notices = [self._text(session, e) for e in screen.errors] or [""]
+        notices = [self._text(session, e, params) for e in screen.errors] or [""]
         frame = [
-            max([*notices, self._text(session, screen.prompt)], key=lambda t: budget(t)[0]),
-            self._choice(session, MORE, self.menu.more),
-            self._text(session, self.menu.back_short),
+            max([*notices, self._text(session, screen.prompt, params)], key=lambda t: budget(t)[0]),
+            self._choice(session, MORE, self.menu.more, params),
+            self._text(session, self.menu.back_short, params),
         ]
         pages: list[list[str]] = [[]]
         for row in rows:
@@ -208,11 +213,15 @@ class Engine:
 
     # -------------------------------------------------------------- internals
 
-    def _text(self, session: SessionState, key: str) -> str:
-        return self.menu.text(session.language, key, _params(session)) if key else ""
+    def _text(self, session: SessionState, key: str, params: dict[str, str] | None = None) -> str:
+        if not key:
+            return ""
+        return self.menu.text(session.language, key, _params(session) if params is None else params)
 
-    def _choice(self, session: SessionState, key: str, label: str) -> str:
-        return f"{key}. {self._text(session, label)}"
+    def _choice(
+        self, session: SessionState, key: str, label: str, params: dict[str, str] | None = None
+    ) -> str:
+        return f"{key}. {self._text(session, label, params)}"
 
     def _ended(self, session: SessionState) -> bool:
         return self.screen(session).end
