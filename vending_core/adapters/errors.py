@@ -6,7 +6,8 @@
     ├── ConstraintViolation   (also a ValueError) the database refused a row: a duplicate
     │   │                     number/PAN/code/account/version, or a missing referenced row
     │   └── DuplicateTid      two tokens of one meter would share a TID
-    └── RowNotFound           (also a LookupError) ``update`` of a row that is not stored
+    ├── RowNotFound           (also a LookupError) ``update`` of a row that is not stored
+    └── GroupCommitError      SQLite: the shared COMMIT of a batch failed; nothing was stored
     KeyStoreError             a stored vending key cannot be decrypted (wrong KEK, tampering)
 
 On PostgreSQL a ``ConstraintViolation`` aborts the transaction: the unit of work must be left
@@ -20,6 +21,7 @@ from __future__ import annotations
 __all__ = [
     "ConstraintViolation",
     "DuplicateTid",
+    "GroupCommitError",
     "KeyStoreError",
     "RepositoryError",
     "RowNotFound",
@@ -44,3 +46,7 @@ class RowNotFound(RepositoryError, LookupError):
 
 class KeyStoreError(Exception):
     """A stored vending key cannot be decrypted: wrong key encryption key or a tampered row."""
+
+
+class GroupCommitError(RepositoryError):
+    """The ``COMMIT`` of a SQLite batch failed: this unit of work's changes were not stored."""

@@ -48,17 +48,13 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from vending_core.adapters.errors import RepositoryError
+from vending_core.adapters.errors import GroupCommitError, RepositoryError
 
 __all__ = ["MAX_BATCH", "GroupCommit", "GroupCommitError", "TurnDriver"]
 
 #: Units of work committed together at most (bounds the time another process waits).
 MAX_BATCH: Final = 64
 _SAVEPOINT: Final = "vendgate_unit"
-
-
-class GroupCommitError(RepositoryError):
-    """The ``COMMIT`` of a batch failed: this unit of work's changes were not stored."""
 
 
 class _Batch:
