@@ -35,6 +35,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from config.errors import ConfigError
 from config.settings import Environment, Settings
 from gateway import keys
+from gateway.api import create_api_app
 from gateway.metrics import Metrics
 from gateway.payments.sandbox import SandboxConfig, SandboxProvider
 from gateway.problems import observe
@@ -102,6 +103,7 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> web
 
     app.cleanup_ctx.append(resources)
     add_routes(app)
+    app.add_subapp("/api/v1", create_api_app(settings))
     return app
 
 
@@ -117,6 +119,7 @@ async def _build(
             clock=overrides.clock,
         )
     )
+    app[keys.CORE] = core
     if overrides.demo_data:
         await load_demo_data(core)
     clock = overrides.clock or _utc_now

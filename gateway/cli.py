@@ -11,6 +11,10 @@ Subcommands:
   (:mod:`gateway.serve`).
 * ``vendgate demo-data`` loads the demo utility; ``vendgate vend METER AMOUNT`` sells;
   ``vendgate db upgrade`` migrates the database (see :mod:`gateway.vending_commands`).
+* ``vendgate vend --url URL --key ID --secret-file PATH METER AMOUNT`` sells through a running
+  gateway's partner API instead (:mod:`gateway.api.commands`).
+* ``vendgate api create-client --vendor CODE [--name N] [--allow-ip NET ...]`` registers a
+  partner API key and prints its secret once (:mod:`gateway.api.commands`).
 
 Configuration comes from ``VENDGATE_*`` environment variables (:mod:`config.settings`).
 The codec's CLI and the vending core are imported only when a command needs them, so
@@ -82,6 +86,9 @@ def _build_parser() -> argparse.ArgumentParser:
     vend.add_argument(
         "--request-id", help="idempotency key: the same id returns the same sale (default: new)"
     )
+    vend.add_argument("--url", help="sell through this gateway's /api/v1 instead of the database")
+    vend.add_argument("--key", help="with --url: the API key id")
+    vend.add_argument("--secret-file", help="with --url: a file holding the API key's secret")
     serve = commands.add_parser(
         "serve",
         help="run the gateway (USSD, payment and SMS callbacks, health, metrics)",
@@ -103,7 +110,29 @@ def _build_parser() -> argparse.ArgumentParser:
         help="migrate the database to the newest schema",
         description="Run the Alembic migrations on VENDGATE_DATABASE_URL.",
     )
+    _add_api_parser(commands)
     return parser
+
+
+def _add_api_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``api`` subcommand: partner API keys."""
+    api = commands.add_parser("api", help="partner vending API keys", description="API keys.")
+    api_commands = api.add_subparsers(dest="api_command", required=True, metavar="ACTION")
+    create = api_commands.add_parser(
+        "create-client",
+        help="register an API key for a vendor and print its secret (shown once)",
+        description="Create an API key that sells from VENDOR's float; prints the key id and"
+        " the secret, which is stored only encrypted and never shown again.",
+    )
+    create.add_argument("--vendor", required=True, help="the vendor code, e.g. DEMO-POS")
+    create.add_argument("--name", default="", help="a label for the key (default: the vendor)")
+    create.add_argument(
+        "--allow-ip",
+        action="append",
+        default=[],
+        metavar="NET",
+        help="address or CIDR network the key may call from (repeat; default: any)",
+    )
 
 
 def _run_sts(argv: list[str]) -> int:
@@ -130,6 +159,33 @@ def main(argv: list[str] | None = None) -> int:
     return _run_vending(parser, namespace)
 
 
+def _remote_vend(
+    parser: argparse.ArgumentParser, namespace: argparse.Namespace, amount: int
+) -> int:
+    """``vend --url``: sell through a running gateway's partner API."""
+    import asyncio  # noqa: PLC0415 - lazy, like the other commands
+    from pathlib import Path  # noqa: PLC0415
+
+    from gateway.api.commands import remote_vend  # noqa: PLC0415
+
+    if not (namespace.key and namespace.secret_file):
+        parser.exit(2, "vendgate: vend --url needs --key and --secret-file\n")
+    try:
+        secret = Path(namespace.secret_file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        parser.exit(2, f"vendgate: cannot read the secret file: {exc.strerror}\n")
+    return asyncio.run(
+        remote_vend(
+            namespace.url,
+            namespace.key,
+            secret,
+            namespace.meter,
+            amount,
+            namespace.request_id,
+        )
+    )
+
+
 def _run_vending(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> int:
     """Run a command that needs the settings and the vending core."""
     import asyncio  # noqa: PLC0415 - lazy: --help and sts commands need none of this
@@ -149,6 +205,17 @@ def _run_vending(parser: argparse.ArgumentParser, namespace: argparse.Namespace)
             asyncio.run(commands.demo_data(settings))
         case "db":
             asyncio.run(commands.db_upgrade(settings))
+        case "api":
+            from gateway.api.commands import create_client  # noqa: PLC0415 - lazy, like the rest
+
+            return asyncio.run(
+                create_client(
+                    settings,
+                    namespace.vendor,
+                    name=namespace.name,
+                    allowed_ips=tuple(namespace.allow_ip),
+                )
+            )
         case "serve":
             from gateway.serve import serve  # noqa: PLC0415 - lazy, like the other commands
 
@@ -158,6 +225,8 @@ def _run_vending(parser: argparse.ArgumentParser, namespace: argparse.Namespace)
                 amount = commands.parse_amount(namespace.amount)
             except ValueError as exc:
                 parser.exit(2, f"vendgate: {exc}\n")
+            if namespace.url:
+                return _remote_vend(parser, namespace, amount)
             return asyncio.run(
                 commands.vend(settings, namespace.meter, amount, namespace.request_id)
             )

@@ -12,8 +12,18 @@ from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.purchases import Purchases
 from gateway.sms_service import SmsService
 from gateway.ussd import UssdGateway
+from vending_core.service.core import Core
 
-__all__ = ["METRICS", "METRICS_CONTENT_TYPE", "PURCHASES", "READINESS", "SETTINGS", "SMS", "USSD"]
+__all__ = [
+    "CORE",
+    "METRICS",
+    "METRICS_CONTENT_TYPE",
+    "PURCHASES",
+    "READINESS",
+    "SETTINGS",
+    "SMS",
+    "USSD",
+]
 
 Readiness = Callable[[], Awaitable[dict[str, bool]]]
 
@@ -23,4 +33,5 @@ USSD: Final = web.AppKey("ussd", UssdGateway)
 PURCHASES: Final = web.AppKey("purchases", Purchases)
 SMS: Final = web.AppKey("sms", SmsService)
 READINESS: Final = web.AppKey[Readiness]("readiness")
+CORE: Final = web.AppKey("core", Core)  #: the vending core (the /api/v1 sub-app uses it)
 METRICS_CONTENT_TYPE: Final = CONTENT_TYPE

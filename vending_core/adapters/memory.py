@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from vending_core.adapters.memory_agents import AgentTables, MemoryAgentRepository
+from vending_core.adapters.memory_api import ApiClientTables, MemoryApiClientRepository
 from vending_core.adapters.memory_messaging import MemoryOutbox, MemoryProfiles, MessagingTables
 from vending_core.adapters.memory_payments import (
     MemoryPaymentRepository,
@@ -57,6 +58,7 @@ class _Tables:
     messaging: MessagingTables = field(default_factory=MessagingTables)
     payment_tables: PaymentTables = field(default_factory=PaymentTables)
     agent_tables: AgentTables = field(default_factory=AgentTables)
+    api_tables: ApiClientTables = field(default_factory=ApiClientTables)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -310,6 +312,9 @@ class MemoryUnitOfWork:
         self.vouchers = MemoryVoucherRepository(tables.payment_tables)
         self.agents = MemoryAgentRepository(
             tables.agent_tables, lambda code: any(v.code == code for v in tables.vendors.values())
+        )
+        self.api_clients = MemoryApiClientRepository(
+            tables.api_tables, lambda code: any(v.code == code for v in tables.vendors.values())
         )
 
     async def __aenter__(self) -> Self:

@@ -46,6 +46,7 @@ from typing import Final, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vending_core.adapters.agents_sql import SqlAgentRepository
+from vending_core.adapters.api_sql import SqlApiClientRepository
 from vending_core.adapters.driver import driver_for
 from vending_core.adapters.errors import (
     ConstraintViolation,
@@ -129,6 +130,7 @@ class SqlUnitOfWork:
     wallets: ports.WalletRepository
     vouchers: ports.VoucherRepository
     agents: ports.AgentRepository
+    api_clients: ports.ApiClientRepository
 
     def __init__(
         self,
@@ -223,6 +225,7 @@ class SqlUnitOfWork:
         self.wallets = SqlWalletRepository(session)
         self.vouchers = SqlVoucherRepository(session)
         self.agents = SqlAgentRepository(session)
+        self.api_clients = SqlApiClientRepository(session)
 
 
 def _log_statement(sql: str) -> None:

@@ -350,4 +350,9 @@ maintenance_requests = Table(
 )
 
 # Registers the tables of these modules on ``metadata``.
-from vending_core.adapters import tables_agents, tables_messaging, tables_payments  # noqa: E402, F401
+from vending_core.adapters import (  # noqa: E402
+    tables_agents,  # noqa: F401
+    tables_api,  # noqa: F401
+    tables_messaging,  # noqa: F401
+    tables_payments,  # noqa: F401
+)

@@ -34,6 +34,7 @@ from vending_core.domain.records import (
     Vend,
     VendorEntry,
 )
+from vending_core.service.api_records import ApiClient
 from vending_core.service.messaging_records import (
     HeldReport,
     OutboxMessage,
@@ -43,6 +44,7 @@ from vending_core.service.messaging_records import (
 
 __all__ = [
     "AgentRepository",
+    "ApiClientRepository",
     "CustomerRepository",
     "DebtRepository",
     "KeyStore",
@@ -316,6 +318,16 @@ class AgentRepository(Protocol):
     async def update(self, agent: Agent) -> None: ...
 
 
+class ApiClientRepository(Protocol):
+    """Partner API keys by public key id (the secret only sealed; see ``api_records``)."""
+
+    async def add(self, client: ApiClient) -> bool:
+        """Insert the client; False if its key id exists."""
+        ...
+
+    async def get(self, key_id: str) -> ApiClient | None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: commit explicitly, or everything is rolled back."""
 
@@ -349,6 +361,8 @@ class UnitOfWork(Protocol):
     def vouchers(self) -> VoucherRepository: ...
     @property
     def agents(self) -> AgentRepository: ...
+    @property
+    def api_clients(self) -> ApiClientRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
