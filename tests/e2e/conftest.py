@@ -12,18 +12,20 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from config.gateway import GatewaySettings, MpesaSettings
+from config.gateway import GatewaySettings, MpesaSettings, SmsSettings
 from config.settings import Settings
 from gateway.app import Overrides, create_app
 from gateway.payments.sandbox import SandboxConfig, SandboxProvider, parse_rules
 from gateway.sms.memory import MemorySmsSender
 from tests.support.fake_daraja import FakeDaraja
+from tests.support.smpp34_peer import Smpp34Peer, free_port
 from vending_core.service.outbox_policy import RetryPolicy
 from vending_core.service.payment_ports import Deliver, PaymentProvider
 
@@ -192,3 +194,126 @@ async def eventually(condition: Callable[[], bool], *, wait: float = 5.0) -> Non
             if condition():
                 return
             await asyncio.sleep(0.02)
+
+
+# ---------------------------------------------------------------------------------------------
+# SMPP through the gateway: the smpp34 peer as the operator's SMSC, one bind to it, sender smpp.
+
+BIND_NAME = "mno1"  #: the bind's name: SMPP MOs arrive on channel ``smpp:mno1``
+SHORT_CODE = "20880"  #: where customers send their MOs (the deliver_sm's destination)
+_NOT_BOUND_YET = 0x04  #: ESME_RINVBNDSTS: the deliver_sm beat our handling of bind_resp
+
+
+@dataclass
+class SmppGateway:
+    """A running gateway bound to the smpp34 peer, and what a test reads from both."""
+
+    app: web.Application
+    peer: Smpp34Peer
+
+    def texts_to(self, msisdn: str) -> list[str]:
+        """The texts of every submit_sm the peer accepted for ``msisdn`` (all lifetimes)."""
+        submits = [s for s in self.peer.submits() if s["to"] == msisdn and s["status"] == 0]
+        assert all(s["data_coding"] == 0 and s["esm_class"] == 0 for s in submits)
+        return [gsm7_text(bytes.fromhex(s["hex"])) for s in submits]
+
+    async def wait_texts(self, msisdn: str, count: int, *, wait: float = 8.0) -> list[str]:
+        """The texts to ``msisdn`` once there are at least ``count`` (fails after ``wait``)."""
+        await self.peer.wait_for(lambda: len(self.texts_to(msisdn)) >= count, within=wait)
+        return self.texts_to(msisdn)
+
+    async def mo(self, msisdn: str, text: str, *, wait: float = 8.0) -> None:
+        """The peer delivers ``text`` from ``msisdn`` until the gateway answers it 0 (ESME_ROK).
+
+        A deliver_sm answered 0x04 (it arrived between our bind_transceiver_resp and the
+        link's switch to bound) is delivered again, as an SMSC does; anything else fails.
+        """
+        async with asyncio.timeout(wait):
+            while True:
+                ident = await self.peer.deliver(msisdn, SHORT_CODE, text.encode("ascii"))
+                status = await self._deliver_status(ident)
+                if status != _NOT_BOUND_YET:
+                    assert status == 0, f"deliver_sm of {text!r} answered {status:#x}"
+                    return
+                await asyncio.sleep(0.02)
+
+    async def _deliver_status(self, ident: int) -> int | str:
+        def answer() -> dict[str, object] | None:
+            for event in self.peer.events:
+                if event["event"] == "deliver_resp" and event["id"] == ident:
+                    return event
+            return None
+
+        await self.peer.wait_for(lambda: answer() is not None, within=10.0)
+        event = answer()
+        assert event is not None
+        return event.get("status", str(event.get("error")))  # type: ignore[return-value]
+
+
+def gsm7_text(septets: bytes) -> str:
+    """Unpacked GSM 03.38 septets (data_coding 0) of our replies as text.
+
+    Letters, digits, space, LF and ``.,:<>/()-`` have the same codes in GSM 03.38 as in ASCII;
+    ``|`` is the extension table's ``1B 40``. Our replies use no other characters.
+    """
+    assert not set(septets) & {0x00, 0x02, 0x11}, "@, $ or _ would differ from ASCII"
+    return septets.replace(b"\x1b\x40", b"|").decode("ascii")
+
+
+def smpp_bind(port: int, **changes: object) -> dict[str, object]:
+    """One VENDGATE_SMPP_BINDS entry for the peer on ``port``, with test-sized timers."""
+    return {
+        "name": BIND_NAME,
+        "host": "127.0.0.1",
+        "port": port,
+        "system_id": "vendgate",
+        "password": "secret",  # test data: the smpp34 peer accepts any credentials
+        "tps": 1000.0,
+        "window": 10,
+        "response_timeout_s": 2.0,
+        "reconnect_base_s": 0.05,
+        "reconnect_cap_s": 0.2,
+        "reconnect_jitter": 0.0,
+        **changes,
+    }
+
+
+SmppGatewayFactory = Callable[..., Awaitable[SmppGateway]]
+
+
+@pytest.fixture
+async def start_smpp_gateway(sqlite_url: str, tmp_path: Path) -> AsyncIterator[SmppGatewayFactory]:
+    """Start the smpp34 peer (``start(*peer options, sandbox_delay=0.05)``), then a gateway.
+
+    The gateway is the production wiring (sender ``smpp``, one bind from the settings); only
+    the sandbox payment provider is sped up (``sandbox_delay`` s) and the outbox retries
+    every 0.2 s.
+    Returns once the peer has seen our bind. Gateway and peer are stopped at the end.
+    """
+    runners: list[web.AppRunner] = []
+    peers: list[Smpp34Peer] = []
+
+    async def start(*peer_options: str, sandbox_delay: float = 0.05) -> SmppGateway:
+        peer = Smpp34Peer(free_port(), tmp_path / "smpp34-events.jsonl", *peer_options)
+        await peer.start()
+        peers.append(peer)
+        sms = SmsSettings(sender="smpp", smpp_binds=(smpp_bind(peer.port),))
+        settings = Settings(database_url=sqlite_url, gateway=GatewaySettings(sms=sms))
+        overrides = Overrides(
+            providers={"sandbox": _sandbox(sandbox_delay)},
+            demo_data=True,
+            outbox_poll_interval=0.1,
+            outbox_policy=RetryPolicy(base_delay=timedelta(seconds=0.2), jitter=0.0),
+            maintenance_interval=0.2,
+        )
+        runner = web.AppRunner(create_app(settings, overrides=overrides), handle_signals=False)
+        await runner.setup()  # runs create_app's cleanup_ctx: core, outbox, links
+        runners.append(runner)
+        await peer.wait_for(lambda: any(e["event"] == "bind" for e in peer.events), within=5.0)
+        return SmppGateway(runner.app, peer)
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+    for peer in peers:
+        await peer.kill()
