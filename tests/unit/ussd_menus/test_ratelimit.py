@@ -70,3 +70,24 @@ async def test_ended_windows_are_swept_when_many_keys_pile_up(clock: FakeClock) 
     clock.now += 2.0  # every one of those windows has ended
     assert await limiter.allow(PHONE)
     assert len(limiter._windows) == 1  # the table's size is the behaviour
+
+
+async def test_ended_windows_are_swept_at_most_once_a_window() -> None:
+    """Idle phones whose windows ended are dropped when a new phone arrives, once a window.
+
+    1,024 phones at t=0; at t=61 a new phone's event sweeps them all. A burst of 1,024 more
+    phones right after is not swept (no sweep before t=121), and is at t=122.
+    """
+    clock = FakeClock()
+    limiter = MemoryRateLimiter(RatePolicy(limit=1, window=60.0), clock)
+    for n in range(1024):
+        await limiter.allow(f"idle-{n}")
+    clock.now += 61  # every window above has ended
+    await limiter.allow("new-0")
+    assert len(limiter._windows) == 1
+    for n in range(1024):
+        await limiter.allow(f"burst-{n}")
+    assert len(limiter._windows) == 1025  # no sweep due: nothing scanned
+    clock.now += 61
+    await limiter.allow("new-1")
+    assert len(limiter._windows) == 1
