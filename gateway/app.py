@@ -32,6 +32,8 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from admin_api.app import create_admin_app
+from admin_api.context import ADMIN_CORE
 from config.errors import ConfigError
 from config.settings import Environment, Settings
 from gateway import keys
@@ -104,6 +106,7 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> web
     app.cleanup_ctx.append(resources)
     add_routes(app)
     app.add_subapp("/api/v1", create_api_app(settings))
+    app.add_subapp("/admin/v1", create_admin_app())
     return app
 
 
@@ -120,6 +123,7 @@ async def _build(
         )
     )
     app[keys.CORE] = core
+    app[ADMIN_CORE] = core
     if overrides.demo_data:
         await load_demo_data(core)
     clock = overrides.clock or _utc_now

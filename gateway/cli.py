@@ -15,6 +15,9 @@ Subcommands:
   gateway's partner API instead (:mod:`gateway.api.commands`).
 * ``vendgate api create-client --vendor CODE [--name N] [--allow-ip NET ...]`` registers a
   partner API key and prints its secret once (:mod:`gateway.api.commands`).
+* ``vendgate admin create-user --username U --level administrator [--area A]`` creates a
+  back-office user (the first administrator); the password is read with ``getpass`` (or one
+  line of stdin when it is not a terminal), never a default.
 
 Configuration comes from ``VENDGATE_*`` environment variables (:mod:`config.settings`).
 The codec's CLI and the vending core are imported only when a command needs them, so
@@ -25,6 +28,10 @@ from __future__ import annotations
 
 import argparse
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 __all__ = ["main"]
 
@@ -111,7 +118,71 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run the Alembic migrations on VENDGATE_DATABASE_URL.",
     )
     _add_api_parser(commands)
+    _add_admin_parser(commands)
     return parser
+
+
+def _add_admin_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``admin`` subcommand: back-office users."""
+    admin = commands.add_parser("admin", help="back-office users", description="Admin users.")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
+    create = admin_commands.add_parser(
+        "create-user",
+        help="create a back-office user (the password is read from the terminal or stdin)",
+        description="Create a user of LEVEL; the first administrator is created this way.",
+    )
+    create.add_argument("--username", required=True)
+    create.add_argument(
+        "--level",
+        required=True,
+        choices=["administrator", "sms_manager", "pos_manager", "operator"],
+    )
+    create.add_argument("--area", default=None, help="vending point code or SGC (default: all)")
+
+
+def _read_password() -> str:
+    """The new password: asked twice on a terminal, else the first line of stdin."""
+    import getpass  # noqa: PLC0415 - lazy, like the other commands
+    import sys  # noqa: PLC0415
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != password:
+        raise ValueError("the passwords differ")
+    return password
+
+
+async def _create_admin_user(
+    settings: Settings, namespace: argparse.Namespace, password: str
+) -> int:
+    """Store the user (migrating a development database first); exit status 1 if refused."""
+    import sys  # noqa: PLC0415
+    from datetime import UTC, datetime  # noqa: PLC0415 - lazy, like the other commands
+
+    from config.settings import Environment  # noqa: PLC0415
+    from vending_core.adapters.compose import sql_core  # noqa: PLC0415
+    from vending_core.service import admin_accounts as accounts  # noqa: PLC0415
+    from vending_core.service.admin_records import AdminLevel, AdminUser  # noqa: PLC0415
+
+    develop = settings.environment is Environment.DEVELOPMENT
+    draft = AdminUser(
+        username=namespace.username,
+        level=AdminLevel.parse(namespace.level),
+        password_hash="",
+        created_at=datetime.now(UTC),
+        area=namespace.area,
+    )
+    async with sql_core(
+        settings.database_url, settings.key_encryption_key, migrate=develop
+    ) as core:
+        try:
+            user = await accounts.create_user(core, None, "cli", draft, password)
+        except accounts.AdminError as exc:
+            print(f"vendgate: {exc.message}", file=sys.stderr)
+            return 1
+    print(f"created {user.level.label} {user.username!r} (id {user.id})")
+    return 0
 
 
 def _add_api_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -216,6 +287,12 @@ def _run_vending(parser: argparse.ArgumentParser, namespace: argparse.Namespace)
                     allowed_ips=tuple(namespace.allow_ip),
                 )
             )
+        case "admin":
+            try:
+                password = _read_password()
+                return asyncio.run(_create_admin_user(settings, namespace, password))
+            except ValueError as exc:
+                parser.exit(2, f"vendgate: {exc}\n")
         case "serve":
             from gateway.serve import serve  # noqa: PLC0415 - lazy, like the other commands
 

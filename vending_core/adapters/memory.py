@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from vending_core.adapters.memory_admin import AdminTables, MemoryAdminRepository
 from vending_core.adapters.memory_agents import AgentTables, MemoryAgentRepository
 from vending_core.adapters.memory_api import ApiClientTables, MemoryApiClientRepository
 from vending_core.adapters.memory_messaging import MemoryOutbox, MemoryProfiles, MessagingTables
@@ -59,6 +60,7 @@ class _Tables:
     payment_tables: PaymentTables = field(default_factory=PaymentTables)
     agent_tables: AgentTables = field(default_factory=AgentTables)
     api_tables: ApiClientTables = field(default_factory=ApiClientTables)
+    admin_tables: AdminTables = field(default_factory=AdminTables)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -315,6 +317,9 @@ class MemoryUnitOfWork:
         )
         self.api_clients = MemoryApiClientRepository(
             tables.api_tables, lambda code: any(v.code == code for v in tables.vendors.values())
+        )
+        self.admin = MemoryAdminRepository(
+            tables.admin_tables, tables.vends.values, tables.customers.values, tables.meters.values
         )
 
     async def __aenter__(self) -> Self:

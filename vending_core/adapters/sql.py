@@ -45,6 +45,7 @@ from typing import Final, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vending_core.adapters.admin_sql import SqlAdminRepository
 from vending_core.adapters.agents_sql import SqlAgentRepository
 from vending_core.adapters.api_sql import SqlApiClientRepository
 from vending_core.adapters.driver import driver_for
@@ -131,6 +132,7 @@ class SqlUnitOfWork:
     vouchers: ports.VoucherRepository
     agents: ports.AgentRepository
     api_clients: ports.ApiClientRepository
+    admin: ports.AdminRepository
 
     def __init__(
         self,
@@ -226,6 +228,7 @@ class SqlUnitOfWork:
         self.vouchers = SqlVoucherRepository(session)
         self.agents = SqlAgentRepository(session)
         self.api_clients = SqlApiClientRepository(session)
+        self.admin = SqlAdminRepository(session)
 
 
 def _log_statement(sql: str) -> None:

@@ -351,6 +351,7 @@ maintenance_requests = Table(
 
 # Registers the tables of these modules on ``metadata``.
 from vending_core.adapters import (  # noqa: E402
+    tables_admin,  # noqa: F401
     tables_agents,  # noqa: F401
     tables_api,  # noqa: F401
     tables_messaging,  # noqa: F401

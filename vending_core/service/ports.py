@@ -34,6 +34,7 @@ from vending_core.domain.records import (
     Vend,
     VendorEntry,
 )
+from vending_core.service.admin_ports import AdminRepository
 from vending_core.service.api_records import ApiClient
 from vending_core.service.messaging_records import (
     HeldReport,
@@ -43,6 +44,7 @@ from vending_core.service.messaging_records import (
 )
 
 __all__ = [
+    "AdminRepository",
     "AgentRepository",
     "ApiClientRepository",
     "CustomerRepository",
@@ -363,6 +365,8 @@ class UnitOfWork(Protocol):
     def agents(self) -> AgentRepository: ...
     @property
     def api_clients(self) -> ApiClientRepository: ...
+    @property
+    def admin(self) -> AdminRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

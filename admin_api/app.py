@@ -1,0 +1,31 @@
+"""The admin sub-application factory (mounted at ``/admin/v1`` by ``gateway.app``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from admin_api.audit import list_audit
+from admin_api.auth import authorise
+from admin_api.customers import add_customer_routes
+from admin_api.openapi import document
+from admin_api.operations import add_operation_routes
+from admin_api.problems import refusals
+from admin_api.users import add_user_routes
+
+__all__ = ["create_admin_app"]
+
+
+async def _openapi(request: web.Request) -> web.StreamResponse:
+    """``GET /openapi.json``: the OpenAPI 3.1 document (public)."""
+    return web.json_response(document())
+
+
+def create_admin_app() -> web.Application:
+    """The ``/admin/v1`` sub-application (the parent app supplies ``ADMIN_CORE``)."""
+    app = web.Application(middlewares=[authorise, refusals])
+    app.router.add_get("/openapi.json", _openapi, name="openapi")
+    add_user_routes(app)
+    add_customer_routes(app)
+    add_operation_routes(app)
+    app.router.add_get("/audit", list_audit, name="audit.list")
+    return app
