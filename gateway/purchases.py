@@ -193,7 +193,7 @@ class Purchases:
     async def _queue_token_sms(self, payment: Payment) -> None:
         """Queue the vend's token SMS (dedupe key: the vend), then wake the dispatcher."""
         vend_id = payment.vend_id
-        if vend_id is None:
+        if vend_id is None or payment.channel == "api":  # API clients get the token in the answer
             return
         language = await self._language(payment.msisdn)
         async with self.core.uow() as uow:

@@ -8,11 +8,14 @@ XMLVend-style advice (:mod:`gateway.api.routes`); refusals are RFC 9457 problem 
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
 from config.settings import Settings
 from gateway.api.auth import authenticate
-from gateway.api.context import SECRETS
+from gateway.api.context import CREDENTIALS, SECRETS, VOUCHER_SALT
+from gateway.api.keycache import CredentialCache
 from gateway.api.routes import add_api_routes, refusals
 from vending_core.adapters.api_secrets import SecretBox
 
@@ -22,6 +25,10 @@ __all__ = ["create_api_app"]
 def create_api_app(settings: Settings) -> web.Application:
     """The ``/api/v1`` sub-application (the parent app supplies ``keys.CORE`` at startup)."""
     app = web.Application(middlewares=[authenticate, refusals])
+    from gateway.app import voucher_salt  # noqa: PLC0415 - gateway.app imports this package
+
     app[SECRETS] = SecretBox(settings.key_encryption_key)
+    app[VOUCHER_SALT] = voucher_salt(settings)
+    app[CREDENTIALS] = CredentialCache(time.monotonic)
     add_api_routes(app)
     return app

@@ -5,7 +5,8 @@ anything else), then the key id (401 ``api-key-unknown``), the timestamp (401
 ``timestamp-stale`` outside 300 s of the server's clock), the signature (401
 ``signature-invalid``, compared in constant time) and last the key's IP allow-list (403
 ``ip-not-allowed``). A refused request reaches no handler: nothing is recorded. The secret
-and the sent signature are never logged.
+and the sent signature are never logged. Found keys are reused for a few seconds
+(:mod:`gateway.api.keycache`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.api.context import CLIENT, SECRETS
+from gateway.api.context import CLIENT, CREDENTIALS, SECRETS
 from gateway.api.signing import (
     API_KEY_HEADER,
     REPLAY_WINDOW_S,
@@ -72,7 +73,10 @@ async def _check(request: web.Request, body: bytes) -> ApiCredentials | web.Resp
     core = request.config_dict[keys.CORE]
     credentials = None
     if len(key_id) <= _MAX_KEY_ID:
-        credentials = await load_api_client(core, request.app[SECRETS], key_id)
+        box = request.app[SECRETS]
+        credentials = await request.app[CREDENTIALS].get(
+            key_id, lambda key: load_api_client(core, box, key)
+        )
     if credentials is None:
         return _unauthorised("api-key-unknown", "No active API key has that id.")
     if not _timestamp_ok(timestamp, core.now().timestamp()):

@@ -9,7 +9,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["QuoteRequest", "ReprintRequest", "ReversalRequest", "VendRequest"]
+__all__ = [
+    "QuoteRequest",
+    "ReprintRequest",
+    "ReversalRequest",
+    "VendRequest",
+    "VoucherRedeemRequest",
+]
 
 MeterNumber = Annotated[str, Field(min_length=1, max_length=32, examples=["01234567897"])]
 Amount = Annotated[int, Field(gt=0, le=100_000_000, strict=True, description="minor units")]
@@ -44,3 +50,13 @@ class ReprintRequest(_Body):
 
     meter_number: MeterNumber
     limit: Annotated[int, Field(ge=1, le=10, strict=True)] = 5
+
+
+class VoucherRedeemRequest(_Body):
+    """Redeem a scratch card's PIN for the meter: the card's face value is the amount."""
+
+    pin: Annotated[
+        str,
+        Field(min_length=1, max_length=40, pattern=r"^[0-9 -]+$", examples=["1234 5678 9012 3456"]),
+    ]
+    meter_number: MeterNumber

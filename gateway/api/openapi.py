@@ -10,7 +10,13 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-from gateway.api.models import QuoteRequest, ReprintRequest, ReversalRequest, VendRequest
+from gateway.api.models import (
+    QuoteRequest,
+    ReprintRequest,
+    ReversalRequest,
+    VendRequest,
+    VoucherRedeemRequest,
+)
 from gateway.api.signing import API_KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 __all__ = ["document"]
@@ -94,6 +100,13 @@ def _paths() -> dict[str, Any]:
     vend = _op("Credit vend (idempotent)", _VEND, requestBody=_body(VendRequest))
     vend["parameters"] = [idempotency]
     vend["responses"]["201"] = _VEND
+    redeem = _op(
+        "Redeem a scratch-card voucher for a vend (idempotent; the card pays its face value)",
+        _VEND,
+        requestBody=_body(VoucherRedeemRequest),
+        parameters=[idempotency],
+    )
+    redeem["responses"]["201"] = _VEND
     last_key = {"name": "idempotency_key", "in": "query", "required": True, "schema": {}}
     return {
         "/quotes": {
@@ -123,6 +136,7 @@ def _paths() -> dict[str, Any]:
                 parameters=[{"name": "number", "in": "path", "required": True, "schema": {}}],
             )
         },
+        "/vouchers/redeem": {"post": redeem},
         "/vendor/balance": {"get": _op("Vendor float", _json_ok("Balance, limit, available"))},
         "/openapi.json": {"get": {**_op("This document", _json_ok("OpenAPI")), "security": []}},
     }
@@ -132,7 +146,13 @@ def document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (built per call: nothing at import time)."""
     schemas: dict[str, Any] = {
         model.__name__: model.model_json_schema()
-        for model in (QuoteRequest, VendRequest, ReversalRequest, ReprintRequest)
+        for model in (
+            QuoteRequest,
+            VendRequest,
+            ReversalRequest,
+            ReprintRequest,
+            VoucherRedeemRequest,
+        )
     }
     schemas["VendResult"] = _VEND_RESULT
     schemas["Problem"] = _PROBLEM_SCHEMA

@@ -1,4 +1,4 @@
-"""The handlers of ``/api/v1``: quotes, vends and their advice, reprints, meters, balance.
+"""The handlers of ``/api/v1``: quotes, vends and advice, reprints, meters, balance, vouchers.
 
 Every handler runs after :mod:`gateway.api.auth` accepted the request, so ``request[CLIENT]``
 is the calling key. The key id is the idempotency namespace (``RequestContext.client_id``):
@@ -24,6 +24,7 @@ from gateway.api.context import CLIENT
 from gateway.api.errors import invalid_request, vending_problem
 from gateway.api.models import QuoteRequest, ReprintRequest, ReversalRequest, VendRequest
 from gateway.api.openapi import document
+from gateway.api.vouchers import redeem_voucher
 from gateway.problems import problem
 from vending_core.domain.errors import VendingError
 from vending_core.service.api_clients import (
@@ -99,6 +100,14 @@ def _idempotency_key(request: web.Request) -> str | None:
     return key if _KEY_RE.fullmatch(key) else None
 
 
+def _key_missing() -> web.Response:
+    return problem(
+        400,
+        "idempotency-key-missing",
+        f"Send an {IDEMPOTENCY_HEADER} header of 1 to 100 letters, digits, '.', '_' or '-'.",
+    )
+
+
 async def create_quote(request: web.Request) -> web.StreamResponse:
     """``POST /quotes``: a trial vend with the customer and the full breakdown."""
     body = await _body(request, QuoteRequest)
@@ -111,16 +120,20 @@ async def create_vend(request: web.Request) -> web.StreamResponse:
     """``POST /vends``: sell credit once per ``Idempotency-Key`` (201; a replay 200)."""
     key = _idempotency_key(request)
     if key is None:
-        return problem(
-            400,
-            "idempotency-key-missing",
-            f"Send an {IDEMPOTENCY_HEADER} header of 1 to 100 letters, digits, '.', '_' or '-'.",
-        )
+        return _key_missing()
     body = await _body(request, VendRequest)
     result = await vend_credit(
         _core(request), _context(request, key), body.meter_number, body.amount
     )
     return _vend_response(result, 200 if result.replayed else 201)
+
+
+async def voucher_redeem(request: web.Request) -> web.StreamResponse:
+    """``POST /vouchers/redeem``: a scratch card pays a vend (see :mod:`gateway.api.vouchers`)."""
+    key = _idempotency_key(request)
+    if key is None:
+        return _key_missing()
+    return await redeem_voucher(request, key)
 
 
 async def last_vend_response(request: web.Request) -> web.StreamResponse:
@@ -193,3 +206,4 @@ def add_api_routes(app: web.Application) -> None:
     router.add_post("/reprints", reprints, name="api-reprints")
     router.add_get("/meters/{number}", meter, name="api-meter")
     router.add_get("/vendor/balance", balance, name="api-balance")
+    router.add_post("/vouchers/redeem", voucher_redeem, name="api-voucher-redeem")
