@@ -210,12 +210,14 @@ async def vend_credit(
         ensure_active(meter)
         now = core.now()
         breakdown = _price(core, detail, amount)
-        commission, _ = await _debit_vendor(uow, ctx, meter, amount, now)
         tokens = _mint(core, await core.decoder_key(meter), meter, now, _wanted(breakdown))
         for debt in apply_debt_lines(detail.debts, breakdown):
             await uow.debts.update(debt)
         record_purchase(meter, breakdown, now=now)
         await uow.meters.update(meter)
+        # The vendor's row is locked last, just before the vend is stored and committed: every
+        # sale of a vendor queues on that one row, so it is held for as short a time as possible.
+        commission, _ = await _debit_vendor(uow, ctx, meter, amount, now)
         return await store_vend(
             uow,
             ctx,
