@@ -212,7 +212,7 @@ class Purchases:
         self._wake_outbox()
 
     async def _language(self, msisdn: str) -> str:
-        profile = await profiles.load_profile(self.core.uow, msisdn)
+        profile = await profiles.load_profile(self.core.read_uow, msisdn)
         return profile.language or "en"
 
     # ------------------------------------------------------------------ background work

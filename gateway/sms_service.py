@@ -82,7 +82,7 @@ class SmsService:
         """Run the message's command once and queue its reply (nothing if already done)."""
         msisdn = outbox.normalise_msisdn(sms.msisdn)
         key = f"mo:{sms.channel}:{sms.message_id}"
-        async with self.core.uow() as uow:
+        async with self.core.read_uow() as uow:
             if await uow.outbox.get_by_key(key) is not None:
                 return  # a redelivery: the reply is queued already
         if not await self._allow(msisdn):
@@ -123,7 +123,7 @@ class SmsService:
             case cmd.Balance(meter=meter):
                 return await self._balance(meter, msisdn)
             case cmd.ListMeters():
-                profile = await profiles.load_profile(self.core.uow, msisdn)
+                profile = await profiles.load_profile(self.core.read_uow, msisdn)
                 if not profile.meters:
                     return _Reply("sms.meters.none", {})
                 names = ", ".join(f"{m.number} {m.name}".strip() for m in profile.meters)
@@ -169,7 +169,7 @@ class SmsService:
     async def _meter_or_saved(self, meter: str | None, msisdn: str) -> str | None:
         if meter is not None:
             return meter
-        profile = await profiles.load_profile(self.core.uow, msisdn)
+        profile = await profiles.load_profile(self.core.read_uow, msisdn)
         return profile.meters[0].number if profile.meters else None
 
     async def _resend(
@@ -197,7 +197,7 @@ class SmsService:
         number = await self._meter_or_saved(meter, msisdn)
         if number is None:
             return _Reply("sms.err.which-meter", {"usage": _USAGE["BAL"]})
-        balance = await queries.get_balance(self.core.uow, number)
+        balance = await queries.get_balance(self.core.read_uow, number)
         params = {"meter": number, "debt": money(balance.debt + balance.charges_owing)}
         if balance.last_at is None:
             return _Reply("sms.balance.none", params)
@@ -209,7 +209,7 @@ class SmsService:
         return _Reply("sms.balance", params)
 
     async def _language(self, msisdn: str) -> str:
-        profile = await profiles.load_profile(self.core.uow, msisdn)
+        profile = await profiles.load_profile(self.core.read_uow, msisdn)
         return profile.language or "en"
 
     async def _queue(

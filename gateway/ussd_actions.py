@@ -83,7 +83,7 @@ class Performer:
         core = self.core
         match action:
             case LoadProfile(msisdn=msisdn):
-                profile = await profiles.load_profile(core.uow, msisdn)
+                profile = await profiles.load_profile(core.read_uow, msisdn)
                 return Profile(language=profile.language, meters=_meters(profile))
             case ConfirmCustomer(meter=meter):
                 return Customer.of(await vending.confirm_customer(core, meter))
@@ -99,7 +99,7 @@ class Performer:
                 )
                 return TokenSent(token=token)
             case GetBalance(meter=meter):
-                balance = await queries.get_balance(core.uow, meter)
+                balance = await queries.get_balance(core.read_uow, meter)
                 last = balance.last_at
                 return Balance(
                     debt=balance.debt,

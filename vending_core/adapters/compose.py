@@ -14,7 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from vending_core.adapters.db import SqliteSynchronous, create_engine
 from vending_core.adapters.keystore import EncryptedKeyStore
 from vending_core.adapters.migrate import upgrade
-from vending_core.adapters.sql import sql_uow_factory
+from vending_core.adapters.sql import sql_reader_factory, sql_uow_factory
 from vending_core.service.core import Core
 
 __all__ = ["sql_core"]
@@ -42,10 +42,18 @@ async def sql_core(
     # work holds a connection (and the meter lock), so sharing one pool could starve it.
     key_engine = create_engine(url, pool_size=2)
     try:
-        core = Core(uow=sql_uow_factory(engine), keys=EncryptedKeyStore(key_engine, kek), tz=tz)
+        reads, reader = sql_reader_factory(engine)
+        core = Core(
+            uow=sql_uow_factory(engine),
+            reader=reads,
+            keys=EncryptedKeyStore(key_engine, kek),
+            tz=tz,
+        )
         if clock is not None:
             core.clock = clock
         yield core
     finally:
+        if reader is not None:
+            await reader.close()
         await engine.dispose()
         await key_engine.dispose()

@@ -63,6 +63,7 @@ from vending_core.adapters.payments_sql import (
     SqlVoucherRepository,
     SqlWalletRepository,
 )
+from vending_core.adapters.reader import ReadDriver, SqliteReader
 from vending_core.adapters.repositories import (
     SqlCustomerRepository,
     SqlDebtRepository,
@@ -141,11 +142,13 @@ class SqlUnitOfWork:
         clock: Clock = utc_now,
         observe: Observer | None = None,
         group: GroupCommit | None = None,
+        reader: SqliteReader | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._observe = observe if observe is not None or not engine.echo else _log_statement
         self._group = group
+        self._reader = reader
         self._turns: TurnDriver | None = None
         self._connection: AsyncConnection | None = None
         self._session: Session | None = None
@@ -153,7 +156,10 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         if self._session is not None:
             raise RuntimeError("this unit of work is already in use")
-        if self._group is not None and await self._group.acquire(WRITER_WAIT_S):
+        if self._reader is not None:
+            driver = ReadDriver(await self._reader.raw())
+            session = Session(driver, self._engine.dialect, observe=self._observe)
+        elif self._group is not None and await self._group.acquire(WRITER_WAIT_S):
             self._turns = TurnDriver(self._group, holding=True, wait_s=WRITER_WAIT_S)
             session = Session(self._turns, self._engine.dialect, observe=self._observe)
         else:
@@ -253,3 +259,21 @@ def sql_uow_factory(
         return SqlUnitOfWork(engine, clock=clock, observe=observe, group=group)
 
     return factory
+
+
+def sql_reader_factory(
+    engine: AsyncEngine, *, clock: Clock = utc_now, observe: Observer | None = None
+) -> tuple[Callable[[], SqlUnitOfWork], SqliteReader | None]:
+    """A factory of read-only units of work, and what to close before disposing the engine.
+
+    On SQLite they share one connection and read inline (:mod:`vending_core.adapters.reader`);
+    elsewhere they are ordinary units of work (PostgreSQL readers never wait for writers).
+    """
+    if engine.dialect.name != "sqlite":
+        return sql_uow_factory(engine, clock=clock, observe=observe), None
+    reader = SqliteReader(engine)
+
+    def factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, clock=clock, observe=observe, reader=reader)
+
+    return factory, reader

@@ -66,10 +66,18 @@ class Core:
 
     uow: UnitOfWorkFactory
     keys: KeyStore
+    #: Units of work that only read (confirm customer, quote, reprint, balance, profiles,
+    #: payment status). On SQLite they skip the writers' group commit and read committed data
+    #: inline (vending_core.adapters.reader); None: the same as ``uow``.
+    reader: UnitOfWorkFactory | None = None
     clock: Callable[[], datetime] = _system_clock
     random_nibble: Callable[[], int] = _random_nibble
     tz: tzinfo = UTC
     _decoder_keys: OrderedDict[_KeyData, sts.DecoderKey] = field(default_factory=OrderedDict)
+
+    def read_uow(self) -> UnitOfWork:
+        """A unit of work that only reads (never write or commit in it)."""
+        return (self.reader or self.uow)()
 
     def now(self) -> datetime:
         """The current time, timezone-aware UTC (a naive clock is a programming error)."""

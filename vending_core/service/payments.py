@@ -85,7 +85,7 @@ def _event(payment: Payment, kind: str, now: datetime, detail: str = "") -> Paym
 
 async def get_payment(core: Core, payment_id: str) -> Payment:
     """The payment with that id (PaymentNotFound otherwise)."""
-    async with core.uow() as uow:
+    async with core.read_uow() as uow:
         payment = await uow.payments.get(payment_id)
     if payment is None:
         raise PaymentNotFound(f"no payment {payment_id}")
@@ -94,7 +94,7 @@ async def get_payment(core: Core, payment_id: str) -> Payment:
 
 async def find_payment(core: Core, client_id: str, request_id: str) -> Payment | None:
     """The payment started by that purchase request, if any (a retried USSD hop)."""
-    async with core.uow() as uow:
+    async with core.read_uow() as uow:
         return await uow.payments.get_by_request(client_id, request_id)
 
 
@@ -374,7 +374,7 @@ async def payment_vend(core: Core, payment_id: str) -> VendResult | None:
     The result is the one stored under the vend's idempotency key, marked ``replayed``: the
     same tokens every time, never new ones.
     """
-    async with core.uow() as uow:
+    async with core.read_uow() as uow:
         payment = await uow.payments.get(payment_id)
         if payment is None:
             raise PaymentNotFound(f"no payment {payment_id}")

@@ -58,7 +58,7 @@ def _customer_name(detail: MeterDetail) -> str:
 
 async def confirm_customer(core: Core, meter_number: str) -> CustomerInfo:
     """Who the meter belongs to and whether it can be sold to (no state change)."""
-    async with core.uow() as uow:
+    async with core.read_uow() as uow:
         detail = await find_meter_detail(uow, meter_number)
     meter, customer, tariff = detail.meter, detail.customer, _tariff(detail)
     today = core.now().astimezone(core.tz).date()
@@ -118,7 +118,7 @@ def _id(meter: Meter) -> int:
 
 async def quote(core: Core, meter_number: str, amount: int) -> Breakdown:
     """A trial vend: the full split for ``amount`` (minor units), nothing stored."""
-    async with core.uow() as uow:
+    async with core.read_uow() as uow:
         detail = await find_meter_detail(uow, meter_number)
         ensure_active(detail.meter)
         return _price(core, detail, amount)
@@ -305,7 +305,7 @@ async def reprint(core: Core, meter_number: str, *, limit: int = 5) -> list[Vend
 
     Never mints: the same tokens come back, marked as copies (``replayed``).
     """
-    async with core.uow() as uow:
+    async with core.read_uow() as uow:
         detail = await find_meter_detail(uow, meter_number)
         vends = await uow.vends.for_meter(_id(detail.meter), limit=limit)
     name = _customer_name(detail)
