@@ -353,14 +353,24 @@ def show(store: str, result: Result, floor: float | None) -> None:
         )
 
 
-def verdict(result: Result, rate: float) -> None:
-    """Print whether the paced menu run met the issue's target."""
-    p99, achieved = result.data["latency"]["p99"], result.rate
-    met = p99 < TARGET_P99_MS and achieved >= TARGET_HOPS_PER_SECOND and achieved >= 0.95 * rate
+def verdict(paced: Result, rate: float, capacity: float) -> None:
+    """Print whether the menu runs met the issue's target.
+
+    Two halves: the gateway serves at least 1,000 menu hops/s (the back-to-back run), and
+    under 1,000 hops/s offered (the paced run) it keeps up (95 % of the offered rate served
+    over the run, ramp-up and the last session's end included) with p99 under 50 ms.
+    """
+    p99, achieved = paced.data["latency"]["p99"], paced.rate
+    met = (
+        capacity >= TARGET_HOPS_PER_SECOND
+        and rate >= TARGET_HOPS_PER_SECOND
+        and achieved >= 0.95 * rate
+        and p99 < TARGET_P99_MS
+    )
     print(
         f"{'':21} target: {TARGET_HOPS_PER_SECOND:,} hops/s with p99 < {TARGET_P99_MS:.0f} ms "
-        f"(offered {rate:,.0f}/s, served {achieved:,.0f}/s, p99 {p99:.1f} ms): "
-        f"{'met' if met else 'NOT met'}"
+        f"(capacity {capacity:,.0f} hops/s; offered {rate:,.0f}/s, served {achieved:,.0f}/s, "
+        f"p99 {p99:.1f} ms): {'met' if met else 'NOT met'}"
     )
 
 
@@ -376,11 +386,12 @@ async def bench_store(folder: Path, store: str, args: argparse.Namespace, compar
                 f"req/s, p99 {inline.data['latency']['p99']:.1f} ms (not used below)"
             )
         if args.mix in ("menu", "both"):
-            show(store, await in_subprocess("menu (max)", _job(base, "menu", args)), floor.rate)
+            flat_out = await in_subprocess("menu (max)", _job(base, "menu", args))
+            show(store, flat_out, floor.rate)
             if args.rate:
                 paced = await in_subprocess("menu (paced)", _job(base, "menu", args, args.rate))
                 show(store, paced, floor.rate)
-                verdict(paced, args.rate)
+                verdict(paced, args.rate, flat_out.rate)
         if args.mix in ("purchase", "both"):
             purchase = await in_subprocess("purchase (max)", _job(base, "purchase", args))
             show(store, purchase, floor.rate)
