@@ -9,6 +9,7 @@ Subcommands:
   STS reference meter.
 * ``vendgate serve [--host H] [--port P] [--demo-data]`` runs the HTTP gateway
   (:mod:`gateway.serve`).
+* ``vendgate backup FILE`` / ``vendgate restore FILE`` save and restore the database.
 * ``vendgate demo-data`` loads the demo utility; ``vendgate vend METER AMOUNT`` sells;
   ``vendgate db upgrade`` migrates the database (see :mod:`gateway.vending_commands`).
 * ``vendgate vend --url URL --key ID --secret-file PATH METER AMOUNT`` sells through a running
@@ -110,6 +111,15 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load the demo utility first (test keys: never in production)",
     )
+    for name, verb in (("backup", "write a backup of"), ("restore", "replace")):
+        command = commands.add_parser(
+            name,
+            help=f"{verb} the configured database {'to' if name == 'backup' else 'from'} FILE",
+            description="SQLite: online backup API (stop the gateway before a restore)."
+            " PostgreSQL: pg_dump/pg_restore (on PATH). Vending keys stay encrypted under"
+            " the key-encryption key: keep the KEK apart from the backups.",
+        )
+        command.add_argument("file", help="the backup file")
     db = commands.add_parser("db", help="database maintenance", description="Database tools.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser(
@@ -276,6 +286,10 @@ def _run_vending(parser: argparse.ArgumentParser, namespace: argparse.Namespace)
             asyncio.run(commands.demo_data(settings))
         case "db":
             asyncio.run(commands.db_upgrade(settings))
+        case "backup" | "restore":
+            return asyncio.run(
+                commands.backup_or_restore(settings, namespace.command, namespace.file)
+            )
         case "api":
             from gateway.api.commands import create_client  # noqa: PLC0415 - lazy, like the rest
 

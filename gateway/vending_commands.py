@@ -136,3 +136,21 @@ async def demo(settings: Settings) -> None:
         same = "the same token" if again.tokens == first.tokens else "A DIFFERENT TOKEN (bug!)"
         print(f"    {same}; no second sale was made")
     print("\nTry: vendgate vend 00000000026 50   |   vendgate demo-data   |   vendgate sts --help")
+
+
+async def backup_or_restore(settings: Settings, command: str, file: str) -> int:
+    """``vendgate backup FILE`` / ``vendgate restore FILE``; exit status 1 with the reason."""
+    from pathlib import Path  # noqa: PLC0415 - lazy, like the command itself
+
+    from vending_core.adapters.backup import BackupError, backup, restore  # noqa: PLC0415
+
+    try:
+        if command == "backup":
+            await backup(settings.database_url, Path(file))
+        else:
+            await restore(settings.database_url, Path(file))
+    except BackupError as exc:
+        print(f"vendgate {command}: {exc}")
+        return 1
+    print(f"vendgate {command}: done ({file})")
+    return 0

@@ -1,4 +1,4 @@
-"""``vendgate demo``, ``demo-data``, ``vend`` and ``db upgrade`` on a temporary SQLite file."""
+"""``vendgate demo``, ``demo-data``, ``vend``, ``db upgrade``, ``backup``, ``restore`` on SQLite."""
 
 from __future__ import annotations
 
@@ -102,6 +102,36 @@ def test_db_upgrade(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
     assert database.exists()
     assert "up to date" in capsys.readouterr().out
+
+
+def test_backup_then_restore(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`backup FILE` saves the database; `restore FILE` brings that state back.
+
+    Sale b1 is in the backup, sale b2 is made after it. After the restore, b1 replays (a
+    copy, same token) and b2 is unknown again: its request id makes a new sale, not a copy.
+    """
+    meter = DEMO_METERS[3].number
+    assert main(["demo-data"]) == 0
+    assert main(["vend", meter, "50", "--request-id", "b1"]) == 0
+    first = _tokens(capsys.readouterr().out)
+    saved = tmp_path / "saved.bak"
+    assert main(["backup", str(saved)]) == 0
+    assert main(["vend", meter, "50", "--request-id", "b2"]) == 0
+    lost = _tokens(capsys.readouterr().out)
+    assert main(["restore", str(saved)]) == 0
+    assert "done" in capsys.readouterr().out
+    assert main(["vend", meter, "50", "--request-id", "b1"]) == 0
+    replayed = capsys.readouterr().out
+    assert _tokens(replayed) == first
+    assert "(copy)" in replayed
+    assert main(["vend", meter, "50", "--request-id", "b2"]) == 0
+    sold_again = capsys.readouterr().out
+    assert "(copy)" not in sold_again  # a new sale: the first b2 is not in the database
+    assert len(_tokens(sold_again)) == len(lost) == 1
+    assert main(["restore", str(tmp_path / "missing.bak")]) == 1
+    assert "no backup file" in capsys.readouterr().out
 
 
 def test_configuration_error(
