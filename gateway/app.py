@@ -65,7 +65,7 @@ from vending_core.service.core import Core
 from vending_core.service.demo_data import load_demo_data
 from vending_core.service.outbox import OutboxDispatcher
 from vending_core.service.outbox_policy import RetryPolicy
-from vending_core.service.payment_ports import Deliver, PaymentProvider
+from vending_core.service.payment_ports import Deliver, PaymentProvider, ProviderResult
 from vending_core.service.sms_ports import OutboundSms, SmsSender
 
 __all__ = ["MAX_BODY", "Overrides", "agent_salt", "create_app", "voucher_salt"]
@@ -140,10 +140,11 @@ async def _build(
     )
     dispatcher.start()
     stack.push_async_callback(dispatcher.stop)
+    # The providers report to Purchases, which needs the providers: bound once both exist.
     holder: list[Purchases] = []
 
-    async def deliver(result: object) -> None:
-        await holder[0].apply(result)  # type: ignore[arg-type]
+    async def deliver(result: ProviderResult) -> None:
+        await holder[0].apply(result)
 
     providers = _providers(core, settings, overrides, deliver, http)
     for provider in providers.values():
@@ -356,7 +357,7 @@ def _readiness(core: Core, redis: Redis | None) -> keys.Readiness:
 
 async def _ping_database(core: Core) -> bool:
     try:
-        async with asyncio.timeout(2.0), core.uow() as uow:
+        async with asyncio.timeout(2.0), core.read_uow() as uow:
             await uow.meters.get(0)  # any answer, even "no such meter", means it is up
     except Exception:
         return False
