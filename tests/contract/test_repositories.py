@@ -459,6 +459,51 @@ class TestVendors:
             assert await uow.vendors.entries(first) == [entries[0], entries[2]]
             assert await uow.vendors.entries(second) == [entries[1]]
 
+    async def test_move_within_the_float(self, backend: Backend) -> None:
+        """A covered movement changes the balance and records the balance it left.
+
+        Balance 1,000 with credit limit 500 covers a sale of up to 1,500: a sale of 1,500
+        (net 1,400 after commission) leaves 1,000 - 1,400 = -400; the entry says so whatever
+        ``balance_after`` it was given. A refund (no ``covers``) of 1,400 brings back 1,000.
+        """
+        async with backend.new_uow() as uow:
+            vendor_id = await uow.vendors.add(
+                Vendor(code="V", name="V", channel="pos", balance=1_000, credit_limit=500)
+            )
+            sale = VendorEntry(vendor_id=vendor_id, at=T0, amount=-1_400, balance_after=0,
+                               kind="sale")  # fmt: skip
+            assert await uow.vendors.move(sale, covers=1_500) == -400
+            refund = replace(sale, amount=1_400, kind="reversal")
+            assert await uow.vendors.move(refund) == 1_000
+            await uow.commit()
+        async with backend.new_uow() as uow:
+            vendor = await uow.vendors.get_by_code("V")
+            assert vendor is not None
+            assert vendor.balance == 1_000
+            assert await uow.vendors.entries(vendor_id) == [
+                replace(sale, balance_after=-400),
+                replace(refund, balance_after=1_000),
+            ]
+
+    async def test_move_refused_changes_nothing(self, backend: Backend) -> None:
+        """A movement the float does not cover returns None: no balance change, no entry.
+
+        Balance 1,000 + credit limit 500 = 1,500 available, so ``covers=1,501`` is refused.
+        """
+        async with backend.new_uow() as uow:
+            vendor_id = await uow.vendors.add(
+                Vendor(code="V", name="V", channel="pos", balance=1_000, credit_limit=500)
+            )
+            sale = VendorEntry(vendor_id=vendor_id, at=T0, amount=-1_501, balance_after=0,
+                               kind="sale")  # fmt: skip
+            assert await uow.vendors.move(sale, covers=1_501) is None
+            await uow.commit()
+        async with backend.new_uow() as uow:
+            vendor = await uow.vendors.get_by_code("V")
+            assert vendor is not None
+            assert vendor.balance == 1_000
+            assert await uow.vendors.entries(vendor_id) == []
+
 
 class TestMaintenance:
     async def test_round_trip_and_update(self, backend: Backend, add_meter: AddMeter) -> None:

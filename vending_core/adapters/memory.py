@@ -219,6 +219,14 @@ class _Vendors(_Repo):
     async def add_entry(self, entry: VendorEntry) -> None:
         self._t.vendor_entries.append(entry)
 
+    async def move(self, entry: VendorEntry, *, covers: int | None = None) -> int | None:
+        vendor = self._t.vendors[_existing(self._t.vendors, entry.vendor_id)]
+        if covers is not None and vendor.balance + vendor.credit_limit < covers:
+            return None
+        self._t.vendors[entry.vendor_id] = replace(vendor, balance=vendor.balance + entry.amount)
+        self._t.vendor_entries.append(replace(entry, balance_after=vendor.balance + entry.amount))
+        return vendor.balance + entry.amount
+
     async def entries(self, vendor_id: int) -> list[VendorEntry]:
         return [e for e in self._t.vendor_entries if e.vendor_id == vendor_id]
 

@@ -10,6 +10,11 @@ here); shared plumbing in :mod:`vending_core.adapters.sqlbase`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Final
+
+from sqlalchemy import bindparam, insert, select, update
+
 from vending_core.adapters import rows as r
 from vending_core.adapters import tables as t
 from vending_core.adapters.driver import Statement
@@ -145,6 +150,47 @@ _VENDOR_BY_CODE = Statement(select_where(t.vendors, "code"))
 _VENDOR_BY_CODE_LOCKED = Statement(locked(select_where(t.vendors, "code")))
 _ENTRY_INSERT = insert_into(t.vendor_entries, skip=("id",))
 _ENTRIES = Statement(select_where(t.vendor_entries, "vendor_id").order_by(t.vendor_entries.c.id))
+_NO_FLOOR: Final = -(2**62)  # ``covers`` when any movement is allowed
+
+
+def _float_moves() -> tuple[Statement, Statement]:
+    """The conditional float movement: (PostgreSQL's one statement, SQLite's UPDATE).
+
+    ``UPDATE vendors SET balance = balance + :k_amount WHERE id = :k_id AND balance +
+    credit_limit >= :k_covers RETURNING id, balance``: the check and the change are one
+    statement, so under PostgreSQL's READ COMMITTED a concurrent sale's committed debit is
+    re-read before the condition is judged (the float never goes below its limit), and the
+    row is locked only from here to the COMMIT. On PostgreSQL the ledger entry is inserted
+    by the same statement (a data-modifying CTE, one round trip); SQLite has no such CTEs,
+    and under its single writer the entry follows as a second statement.
+    """
+    v, e = t.vendors, t.vendor_entries
+    money = v.c.balance.type
+    moved = (
+        update(v)
+        .where(
+            v.c.id == bindparam("k_id"),
+            v.c.balance + v.c.credit_limit >= bindparam("k_covers", type_=money),
+        )
+        .values(balance=v.c.balance + bindparam("k_amount", type_=money))
+        .returning(v.c.id, v.c.balance)
+    )
+    cte = moved.cte("moved")
+    entry = insert(e).from_select(
+        ["vendor_id", "at", "amount", "balance_after", "kind", "vend_id"],
+        select(
+            cte.c.id,
+            bindparam("at", type_=e.c.at.type),
+            bindparam("amount", type_=money),
+            cte.c.balance,
+            bindparam("kind", type_=e.c.kind.type),
+            bindparam("vend_id", type_=e.c.vend_id.type),
+        ),
+    )
+    return Statement(entry.returning(e.c.balance_after)), Statement(moved)
+
+
+_MOVE_AND_RECORD, _MOVE = _float_moves()
 
 
 class SqlVendorRepository(Repository):
@@ -170,6 +216,33 @@ class SqlVendorRepository(Repository):
     async def add_entry(self, entry: VendorEntry) -> None:
         """Append a movement to the vendor's ledger."""
         await self._execute(_ENTRY_INSERT, r.to_row(entry, skip=()))
+
+    async def move(self, entry: VendorEntry, *, covers: int | None = None) -> int | None:
+        """Add ``entry.amount`` to the float and append ``entry`` with the balance after.
+
+        With ``covers``, only if the float (balance plus credit limit) covers that much;
+        returns the balance after, or None when it does not (nothing changed).
+        """
+        keys = {
+            "k_id": entry.vendor_id,
+            "k_amount": entry.amount,
+            "k_covers": _NO_FLOOR if covers is None else covers,
+        }
+        if self._session.dialect.name == "postgresql":
+            values = keys | {
+                "at": entry.at,
+                "amount": entry.amount,
+                "kind": entry.kind,
+                "vend_id": entry.vend_id,
+            }
+            row = await self._first(_MOVE_AND_RECORD, **values)
+            return None if row is None else int(row["balance_after"])
+        row = await self._first(_MOVE, **keys)
+        if row is None:
+            return None
+        balance = int(row["balance"])
+        await self.add_entry(replace(entry, balance_after=balance))
+        return balance
 
     async def entries(self, vendor_id: int) -> list[VendorEntry]:
         """The vendor's ledger, oldest first."""

@@ -213,12 +213,20 @@ async def supply_group_of(uow: UnitOfWork, meter: Meter) -> SupplyGroup:
     return group
 
 
-async def store_vend(
+async def record_vend(
     uow: UnitOfWork, ctx: RequestContext, customer_name: str, vend: Vend
 ) -> VendResult:
-    """Add the vend, store its result under the request's key, commit; return the result."""
+    """Add the vend and store its result under the request's key (not committed)."""
     vend.id = await uow.vends.add(vend)
     result = VendResult.of_vend(vend, customer_name=customer_name)
     await uow.requests.complete(ctx.client_id, ctx.request_id, result.to_json(), vend.id)
+    return result
+
+
+async def store_vend(
+    uow: UnitOfWork, ctx: RequestContext, customer_name: str, vend: Vend
+) -> VendResult:
+    """:func:`record_vend`, then commit; return the result."""
+    result = await record_vend(uow, ctx, customer_name, vend)
     await uow.commit()
     return result

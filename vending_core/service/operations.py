@@ -262,21 +262,17 @@ async def reverse(
 async def _undo_sale(uow: UnitOfWork, vend: Vend, meter: Meter, now: datetime) -> None:
     breakdown = vend.breakdown or {}
     if vend.vendor_code is not None:
-        vendor = await uow.vendors.get_by_code(vend.vendor_code, lock=True)
+        vendor = await uow.vendors.get_by_code(vend.vendor_code)
         if vendor is not None and vendor.id is not None:
-            refund = vend.gross - vend.commission
-            vendor.balance += refund
-            await uow.vendors.update(vendor)
-            await uow.vendors.add_entry(
-                VendorEntry(
-                    vendor_id=vendor.id,
-                    at=now,
-                    amount=refund,
-                    balance_after=vendor.balance,
-                    kind="reversal",
-                    vend_id=vend.id,
-                )
+            refund = VendorEntry(
+                vendor_id=vendor.id,
+                at=now,
+                amount=vend.gross - vend.commission,
+                balance_after=0,  # set by the movement
+                kind="reversal",
+                vend_id=vend.id,
             )
+            await uow.vendors.move(refund)
     recovered = {line["debt_id"]: line["amount"] for line in breakdown.get("debt_lines", [])}
     for debt in await uow.debts.for_meter(_meter_id(meter)):
         if debt.id in recovered:

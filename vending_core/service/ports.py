@@ -143,6 +143,18 @@ class VendorRepository(Protocol):
     async def add(self, vendor: Vendor) -> int: ...
     async def update(self, vendor: Vendor) -> None: ...
     async def add_entry(self, entry: VendorEntry) -> None: ...
+
+    async def move(self, entry: VendorEntry, *, covers: int | None = None) -> int | None:
+        """Add ``entry.amount`` to the vendor's float and append ``entry``, atomically.
+
+        ``entry.balance_after`` is ignored: the entry is stored with the balance the
+        movement left. With ``covers``, the movement happens only if the float (balance plus
+        credit limit) covers that much before it. Returns the balance after, or None when
+        the float did not cover (nothing changed). The vendor's row stays locked until the
+        unit of work ends: call it last.
+        """
+        ...
+
     async def entries(self, vendor_id: int) -> list[VendorEntry]: ...
 
 

@@ -36,6 +36,7 @@ from vending_core.service.core import (
     ensure_active,
     find_meter_detail,
     fingerprint,
+    record_vend,
     replay,
     store_vend,
 )
@@ -151,35 +152,57 @@ def _mint(
     return tuple(tokens)
 
 
-async def _debit_vendor(
-    uow: UnitOfWork, ctx: RequestContext, meter: Meter, amount: int, now: datetime
-) -> tuple[int, int | None]:
-    """Take ``amount`` from the vendor's float; returns (commission, vendor id)."""
+@dataclass(frozen=True, slots=True)
+class _Seller:
+    """The vendor of a sale as read (unlocked) before it: who, and its commission."""
+
+    vendor_id: int
+    commission: int
+
+
+async def _seller(
+    uow: UnitOfWork, ctx: RequestContext, meter: Meter, amount: int
+) -> _Seller | None:
+    """The selling vendor (None when the sale has none), checked before anything is minted.
+
+    Read without a lock: the float is taken at the very end by :func:`_take_float`, whose
+    conditional update is the real check; this one refuses early and cheaply.
+    """
     if ctx.vendor_code is None:
-        return 0, None
-    vendor = await uow.vendors.get_by_code(ctx.vendor_code, lock=True)
+        return None
+    vendor = await uow.vendors.get_by_code(ctx.vendor_code)
     if vendor is None or vendor.id is None:
         raise VendorFloatExhausted(f"vendor {ctx.vendor_code} is not registered")
     if vendor.allowed_sgcs and meter.sgc not in vendor.allowed_sgcs:
         raise KeyDataError(f"vendor {vendor.code} may not sell on supply group {meter.sgc}")
     if vendor.balance + vendor.credit_limit < amount:
-        raise VendorFloatExhausted(
-            f"vendor {vendor.code} has {vendor.balance + vendor.credit_limit} available, "
-            f"the sale needs {amount}"
-        )
-    commission = int((vendor.commission * amount).to_integral_value())
-    vendor.balance -= amount - commission
-    await uow.vendors.update(vendor)
-    await uow.vendors.add_entry(
-        VendorEntry(
-            vendor_id=vendor.id,
-            at=now,
-            amount=-(amount - commission),
-            balance_after=vendor.balance,
-            kind="sale",
-        )
+        raise _exhausted(ctx.vendor_code, vendor.balance + vendor.credit_limit, amount)
+    return _Seller(vendor.id, int((vendor.commission * amount).to_integral_value()))
+
+
+def _exhausted(code: str, available: int | None, amount: int) -> VendorFloatExhausted:
+    has = "not enough" if available is None else str(available)
+    return VendorFloatExhausted(f"vendor {code} has {has} available, the sale needs {amount}")
+
+
+async def _take_float(
+    uow: UnitOfWork, ctx: RequestContext, seller: _Seller, vend: Vend, now: datetime
+) -> None:
+    """Debit the sale (less commission) from the float, if it still covers the gross.
+
+    One conditional statement, the last before the COMMIT: every sale of a vendor queues on
+    its row, which is locked only from here to the end of the unit of work.
+    """
+    entry = VendorEntry(
+        vendor_id=seller.vendor_id,
+        at=now,
+        amount=-(vend.gross - seller.commission),
+        balance_after=0,  # set by the movement
+        kind="sale",
+        vend_id=vend.id,
     )
-    return commission, vendor.id
+    if await uow.vendors.move(entry, covers=vend.gross) is None:
+        raise _exhausted(str(ctx.vendor_code), None, vend.gross)
 
 
 def _receipt(breakdown: Breakdown) -> dict[str, object]:
@@ -208,6 +231,7 @@ async def vend_credit(
         detail = await find_meter_detail(uow, meter_number, lock=True)
         meter = detail.meter
         ensure_active(meter)
+        seller = await _seller(uow, ctx, meter, amount)
         now = core.now()
         breakdown = _price(core, detail, amount)
         tokens = _mint(core, await core.decoder_key(meter), meter, now, _wanted(breakdown))
@@ -215,31 +239,28 @@ async def vend_credit(
             await uow.debts.update(debt)
         record_purchase(meter, breakdown, now=now)
         await uow.meters.update(meter)
-        # The vendor's row is locked last, just before the vend is stored and committed: every
-        # sale of a vendor queues on that one row, so it is held for as short a time as possible.
-        commission, _ = await _debit_vendor(uow, ctx, meter, amount, now)
-        return await store_vend(
-            uow,
-            ctx,
-            _customer_name(detail),
-            Vend(
-                client_id=ctx.client_id,
-                request_id=ctx.request_id,
-                kind=VendKind.CREDIT,
-                meter_id=_id(meter),
-                meter_number=meter.number,
-                channel=ctx.channel,
-                vendor_code=ctx.vendor_code,
-                operator=ctx.operator,
-                gross=amount,
-                commission=commission,
-                breakdown=_receipt(breakdown),
-                tariff_code=breakdown.tariff_code,
-                tariff_version=breakdown.tariff_version,
-                created_at=now,
-                tokens=tokens,
-            ),
+        vend = Vend(
+            client_id=ctx.client_id,
+            request_id=ctx.request_id,
+            kind=VendKind.CREDIT,
+            meter_id=_id(meter),
+            meter_number=meter.number,
+            channel=ctx.channel,
+            vendor_code=ctx.vendor_code,
+            operator=ctx.operator,
+            gross=amount,
+            commission=seller.commission if seller else 0,
+            breakdown=_receipt(breakdown),
+            tariff_code=breakdown.tariff_code,
+            tariff_version=breakdown.tariff_version,
+            created_at=now,
+            tokens=tokens,
         )
+        result = await record_vend(uow, ctx, _customer_name(detail), vend)
+        if seller is not None:
+            await _take_float(uow, ctx, seller, vend, now)
+        await uow.commit()
+        return result
 
 
 async def issue_free_basic(core: Core, ctx: RequestContext, meter_number: str) -> VendResult:

@@ -61,7 +61,7 @@ async def test_migrated_schema_equals_the_tables_module(empty_url: str) -> None:
     """After ``upgrade``, Alembic's autogenerate comparison finds no difference at all."""
     await upgrade(empty_url)
     assert await _inspect(empty_url, _diff) == []
-    assert await current_revision(empty_url) == head_revision() == "0006"
+    assert await current_revision(empty_url) == head_revision() == "0008"
 
 
 async def test_upgrade_twice_is_a_no_op_and_downgrade_removes_everything(empty_url: str) -> None:
