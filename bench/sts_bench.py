@@ -74,9 +74,12 @@ def main() -> None:
 
     pan = Pan.parse("600727000000000009")
     vk02, vk04 = bytes.fromhex("ABABABABABABABAB"), bytes.fromhex("AB" * 8 + "94" * 8 + "01234567")
-    ident = {"sgc": "123456", "ti": 1, "krn": 1, "kt": KeyType.DUTK}
-    d02 = rate(lambda _: dkga02(vk02, pan, **ident))
-    d04 = rate(lambda _: dkga04(vk04, pan, base_date=2014, ea=7, **ident))
+    d02 = rate(lambda _: dkga02(vk02, pan, sgc="123456", ti=1, krn=1, kt=KeyType.DUTK))
+    d04 = rate(
+        lambda _: dkga04(
+            vk04, pan, sgc="123456", ti=1, krn=1, kt=KeyType.DUTK, base_date=2014, ea=7
+        )
+    )
     print(f"DKGA02 derivations/s: {d02:10,.0f}")
     print(f"DKGA04 derivations/s: {d04:10,.0f}")
 
