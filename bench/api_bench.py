@@ -72,10 +72,12 @@ from gateway.api.client import SigningClient
 from gateway.app import Overrides, create_app
 from gateway.sms.memory import MemorySmsSender
 from vending_core.adapters.api_secrets import SecretBox
+from vending_core.adapters.compose import sql_core
 from vending_core.adapters.db import create_engine
 from vending_core.domain.model import Meter
 from vending_core.service.api_clients import create_api_client
-from vending_core.service.demo_data import DEMO_METERS
+from vending_core.service.core import Core
+from vending_core.service.demo_data import DEMO_METERS, load_demo_data
 
 TARGET_VENDS_PER_SECOND: Final = 300
 TARGET_P99_MS: Final = 200.0
@@ -216,6 +218,7 @@ class Server:
     base: str
     key_id: str
     secret: str
+    pid: int | None = None  #: the ``vendgate serve --workers`` parent, if not in this process
 
 
 async def _admin(url: str, sql: str) -> None:
@@ -252,13 +255,12 @@ def spread_meters(count: int) -> list[str]:
     return numbers
 
 
-async def _prepare(app: web.Application, spread: int) -> tuple[str, str]:
+async def _prepare(core: Core, kek: bytes, spread: int) -> tuple[str, str]:
     """Raise DEMO-POS's float out of reach, add ``spread`` meters, make an API key.
 
     The extra meters are on the demo's DKGA02 supply group and flat tariff, without a
     customer. Returns the key (id, secret).
     """
-    core = app[keys.CORE]
     async with core.uow() as uow:
         vendor = await uow.vendors.get_by_code(VENDOR, lock=True)
         if vendor is None:
@@ -268,8 +270,7 @@ async def _prepare(app: web.Application, spread: int) -> tuple[str, str]:
         for number in spread_meters(spread):
             await uow.meters.add(_flat_meter(number))
         await uow.commit()
-    box = SecretBox(app[keys.SETTINGS].key_encryption_key)
-    created = await create_api_client(core, box, vendor_code=VENDOR, name="api_bench")
+    created = await create_api_client(core, SecretBox(kek), vendor_code=VENDOR, name="api_bench")
     return created.key_id, created.secret
 
 
@@ -298,15 +299,78 @@ async def gateway(url: str, spread: int) -> AsyncIterator[Server]:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         host, port = runner.addresses[0][:2]
-        key_id, secret = await _prepare(app, spread)
+        key_id, secret = await _prepare(
+            app[keys.CORE], app[keys.SETTINGS].key_encryption_key, spread
+        )
         yield Server(f"http://{host}:{port}", key_id, secret)
     finally:
         await runner.cleanup()
 
 
-async def in_subprocess(label: str, job: dict[str, Any]) -> Result:
+@contextlib.asynccontextmanager
+async def gateway_workers(
+    url: str, spread: int, workers: int, redis_url: str
+) -> AsyncIterator[Server]:
+    """``vendgate serve --workers N`` on 127.0.0.1 (a free port) on ``url``, with the demo data.
+
+    The database is prepared here first (migrated, demo data, float, meters, key); the
+    server's CPU is read from /proc for its worker processes (:func:`workers_cpu`).
+    """
+    settings = Settings(database_url=url)
+    async with sql_core(url, settings.key_encryption_key, migrate=True) as core:
+        await load_demo_data(core)
+        key_id, secret = await _prepare(core, settings.key_encryption_key, spread)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = os.environ | {"VENDGATE_DATABASE_URL": url, "VENDGATE_REDIS_URL": redis_url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "serve", "--port", str(port), "--workers", str(workers),
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _until_healthy(base, process)
+        yield Server(base, key_id, secret, pid=process.pid)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()
+
+
+async def _until_healthy(base: str, process: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline and process.returncode is None:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"{base}/healthz") as response:
+                    if response.status == 200:  # noqa: PLR2004
+                        await asyncio.sleep(1.0)  # every worker listening
+                        return
+            await asyncio.sleep(0.2)
+    raise RuntimeError("the gateway workers did not become healthy")
+
+
+def workers_cpu(parent: int) -> float:
+    """CPU seconds (user + system) of ``parent`` and its child processes, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(stat.parent.name) == parent or int(fields[1]) == parent:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+async def in_subprocess(label: str, job: dict[str, Any], server: Server | None = None) -> Result:
     """Run :func:`run_load` in a second OS process (this script with ``--client``)."""
-    cpu = time.process_time()
+    pid = server.pid if server else None
+    server_cpu = time.process_time if pid is None else (lambda: workers_cpu(pid))
+    cpu = server_cpu()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         _SELF,
@@ -325,7 +389,7 @@ async def in_subprocess(label: str, job: dict[str, Any]) -> Result:
     if process.returncode != 0:
         raise RuntimeError(f"the load client exited with {process.returncode}")
     data: dict[str, Any] = json.loads(out.decode().splitlines()[-1])
-    return Result(label, data, time.process_time() - cpu)
+    return Result(label, data, server_cpu() - cpu)
 
 
 def _job(
@@ -354,13 +418,13 @@ def show(db: str, result: Result, floor: float | None) -> None:
     ratio = f"  {result.rate / floor:.2f} x balance" if floor else ""
     errors = ", ".join(f"{k}: {v}" for k, v in sorted(data["errors"].items())) or "0"
     print(
-        f"{db:8} {result.label:8} {data['requests']:7,} req {result.rate:7,.0f}/s  "
+        f"{db:10} {result.label:8} {data['requests']:7,} req {result.rate:7,.0f}/s  "
         f"p50 {lat['p50']:6.1f}  p90 {lat['p90']:6.1f}  p99 {lat['p99']:6.1f}  "
         f"max {lat['max']:7.1f} ms  errors {errors}{ratio}"
     )
     per = 1e6 / max(data["requests"], 1)
     print(
-        f"{'':17} server CPU {result.cpu * per:6.0f} us a request (all threads), "
+        f"{'':19} server CPU {result.cpu * per:6.0f} us a request (all threads), "
         f"load client CPU {data['client_cpu'] * per:.0f} us"
     )
 
@@ -370,7 +434,7 @@ def verdict(result: Result, offered: float) -> None:
     p99, served = result.data["latency"]["p99"], result.ok_rate
     met = offered >= TARGET_VENDS_PER_SECOND and served >= 0.95 * offered and p99 < TARGET_P99_MS
     print(
-        f"{'':17} target: {TARGET_VENDS_PER_SECOND} vends/s with p99 < {TARGET_P99_MS:.0f} ms "
+        f"{'':19} target: {TARGET_VENDS_PER_SECOND} vends/s with p99 < {TARGET_P99_MS:.0f} ms "
         f"(offered {offered:,.0f}/s, served {served:,.0f} vends/s, p99 {p99:.1f} ms): "
         f"{'met' if met else 'NOT met'}"
     )
@@ -378,23 +442,35 @@ def verdict(result: Result, offered: float) -> None:
 
 async def bench_db(folder: Path, db: str, args: argparse.Namespace, *, profile: bool) -> None:
     """healthz, balance and vends on a fresh gateway and database; the profile when asked."""
-    async with database(folder, db, args.postgres) as url, gateway(url, args.spread) as server:
-        floor = await in_subprocess("healthz", _job(server, "healthz", args))
-        show(db, floor, None)
-        balance = await in_subprocess("balance", _job(server, "balance", args))
-        show(db, balance, None)
-        vends = await in_subprocess("vends", _job(server, "vends", args))
-        show(db, vends, balance.rate)
+    workers = args.workers if db == "postgres" else 1
+    label = db if workers == 1 else f"{db}x{workers}"
+    async with contextlib.AsyncExitStack() as stack:
+        url = await stack.enter_async_context(database(folder, db, args.postgres))
+        if workers == 1:
+            server = await stack.enter_async_context(gateway(url, args.spread))
+        else:
+            server = await stack.enter_async_context(
+                gateway_workers(url, args.spread, workers, args.redis)
+            )
+
+        async def load(name: str, job: dict[str, Any]) -> Result:
+            return await in_subprocess(name, job, server)
+
+        floor = await load("healthz", _job(server, "healthz", args))
+        show(label, floor, None)
+        balance = await load("balance", _job(server, "balance", args))
+        show(label, balance, None)
+        vends = await load("vends", _job(server, "vends", args))
+        show(label, vends, balance.rate)
         if args.spread:
             meters = spread_meters(args.spread)
-            spread = await in_subprocess("vends-m", _job(server, "vends", args, meters))
-            show(db, spread, balance.rate)
+            spread = await load("vends-m", _job(server, "vends", args, meters))
+            show(label, spread, balance.rate)
         if args.rate:
-            job = _job(server, "vends", args, rate=args.rate)
-            paced = await in_subprocess("paced", job)
-            show(db, paced, balance.rate)
+            paced = await load("paced", _job(server, "vends", args, rate=args.rate))
+            show(label, paced, balance.rate)
             verdict(paced, args.rate)
-        if profile:
+        if profile and workers == 1:
             await profile_vends(server, db, args)
 
 
@@ -465,6 +541,18 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=float,
         default=float(TARGET_VENDS_PER_SECOND),
         help="vends/s offered in the paced run (0: skip it)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="PostgreSQL: run the gateway as `vendgate serve --workers N` (N > 1; default 1:"
+        " in this process)",
+    )
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/14",
+        help="with --workers > 1: the Redis the workers share (USSD sessions)",
     )
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)

@@ -86,6 +86,7 @@ class Overrides:
     session_store: SessionStore | None = None
     clock: Callable[[], datetime] | None = None
     demo_data: bool = False
+    migrate: bool = True  #: migrate a development database at startup (workers: the parent did)
     maintenance_interval: float = 5.0
     outbox_poll_interval: float = 2.0
     outbox_policy: RetryPolicy | None = None
@@ -118,7 +119,7 @@ async def _build(
             settings.database_url,
             settings.key_encryption_key,
             tz=settings.utility_zone,
-            migrate=settings.environment is Environment.DEVELOPMENT,
+            migrate=overrides.migrate and settings.environment is Environment.DEVELOPMENT,
             clock=overrides.clock,
         )
     )

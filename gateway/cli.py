@@ -111,6 +111,15 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load the demo utility first (test keys: never in production)",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N gateway processes on the port, one per core (N > 1 needs PostgreSQL and"
+        " VENDGATE_REDIS_URL; default 1)",
+    )
+    serve.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     for name, verb in (("backup", "write a backup of"), ("restore", "replace")):
         command = commands.add_parser(
             name,
@@ -130,6 +139,33 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_api_parser(commands)
     _add_admin_parser(commands)
     return parser
+
+
+def _serve(
+    parser: argparse.ArgumentParser, namespace: argparse.Namespace, settings: Settings
+) -> int:
+    """``serve``: one process, or ``--workers`` processes on the port."""
+    from gateway import serve  # noqa: PLC0415 - lazy, like the other commands
+
+    if namespace.workers > 1:
+        try:
+            return serve.serve_workers(
+                settings,
+                host=namespace.host,
+                port=namespace.port,
+                demo_data=namespace.demo_data,
+                workers=namespace.workers,
+            )
+        except serve.WorkersRefused as exc:
+            parser.exit(2, f"vendgate: {exc}\n")
+    serve.serve(
+        settings,
+        host=namespace.host,
+        port=namespace.port,
+        demo_data=namespace.demo_data,
+        worker=namespace.worker,
+    )
+    return 0
 
 
 def _add_admin_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -267,7 +303,7 @@ def _remote_vend(
     )
 
 
-def _run_vending(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> int:
+def _run_vending(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> int:  # noqa: PLR0911 - one return per command
     """Run a command that needs the settings and the vending core."""
     import asyncio  # noqa: PLC0415 - lazy: --help and sts commands need none of this
     import os  # noqa: PLC0415
@@ -308,9 +344,7 @@ def _run_vending(parser: argparse.ArgumentParser, namespace: argparse.Namespace)
             except ValueError as exc:
                 parser.exit(2, f"vendgate: {exc}\n")
         case "serve":
-            from gateway.serve import serve  # noqa: PLC0415 - lazy, like the other commands
-
-            serve(settings, host=namespace.host, port=namespace.port, demo_data=namespace.demo_data)
+            return _serve(parser, namespace, settings)
         case "vend":
             try:
                 amount = commands.parse_amount(namespace.amount)
