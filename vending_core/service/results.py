@@ -82,13 +82,22 @@ class VendResult:
     fbe_tenths: int = 0
     tariff: str | None = None
     replayed: bool = field(default=False, compare=False)
+    _json: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def to_json(self) -> str:
         """Canonical JSON text (sorted keys, no spaces) stored for replay.
 
         The same text ``dataclasses.asdict`` gives (minus ``replayed``), built without its
-        recursive deep copy, which cost a large share of a vend's Python time.
+        recursive deep copy, which cost a large share of a vend's Python time; built once
+        (the text stored for replay is the text answered).
         """
+        text = self._json
+        if text is None:
+            text = self._render()
+            object.__setattr__(self, "_json", text)  # frozen: a cache, not a change
+        return text
+
+    def _render(self) -> str:
         data: dict[str, Any] = {name: getattr(self, name) for name in _PLAIN_FIELDS}
         data["created_at"] = self.created_at.isoformat()
         data["tokens"] = [{name: getattr(t, name) for name in _TOKEN_FIELDS} for t in self.tokens]
