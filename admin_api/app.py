@@ -7,10 +7,19 @@ from aiohttp import web
 from admin_api.audit import list_audit
 from admin_api.auth import authorise
 from admin_api.customers import add_customer_routes
+from admin_api.engineering import add_engineering_routes
+from admin_api.maintenance import add_maintenance_routes
+from admin_api.meter_admin import add_meter_admin_routes
 from admin_api.openapi import document
 from admin_api.operations import add_operation_routes
 from admin_api.problems import refusals
+from admin_api.reports import add_report_routes
+from admin_api.shifts import add_shift_routes
+from admin_api.supply_groups import add_supply_group_routes
+from admin_api.tariffs import add_tariff_routes
 from admin_api.users import add_user_routes
+from admin_api.vendors import add_vendor_routes
+from admin_api.vouchers import add_voucher_routes
 
 __all__ = ["create_admin_app"]
 
@@ -27,5 +36,14 @@ def create_admin_app() -> web.Application:
     add_user_routes(app)
     add_customer_routes(app)
     add_operation_routes(app)
+    add_report_routes(app)
+    add_meter_admin_routes(app)
+    add_tariff_routes(app)
+    add_supply_group_routes(app)
+    add_vendor_routes(app)
+    add_engineering_routes(app)
+    add_maintenance_routes(app)
+    add_shift_routes(app)
     app.router.add_get("/audit", list_audit, name="audit.list")
+    add_voucher_routes(app)
     return app

@@ -2,7 +2,8 @@
 
 Each route name of :data:`admin_api.permissions.PERMISSIONS` has one entry here (method, path,
 summary, body and query models); a test checks that the document and the router agree.
-Request schemas come from the pydantic models; every refusal is ``application/problem+json``.
+Request schemas come from the pydantic models, success responses from
+:mod:`admin_api.responses`; every refusal (``4XX``/``5XX``) is ``application/problem+json``.
 The minimum level of each operation is stated in ``x-min-level``.
 """
 
@@ -12,6 +13,22 @@ from typing import Any, Final, NamedTuple
 
 from pydantic import BaseModel
 
+from admin_api.masterdata_models import (
+    DebtCreate,
+    DebtUpdate,
+    MeterInstall,
+    MeterReplace,
+    MeterUpdate,
+    SupplyGroupCreate,
+    TariffCreate,
+    TariffQuery,
+    TariffVersionCreate,
+    TopUpRequest,
+    VendingKeyUpload,
+    VendorCreate,
+    VendorQuery,
+    VendorUpdate,
+)
 from admin_api.models import (
     ApiKeyRequest,
     AuditQuery,
@@ -27,8 +44,30 @@ from admin_api.models import (
     ReversalRequest,
     SalesQuery,
     UserCreate,
+    UserUpdate,
+)
+from admin_api.ops_models import (
+    EngineeringRequest,
+    KeyChangeRequest,
+    MaintenanceAssign,
+    MaintenanceOpen,
+    MaintenanceQuery,
+    MaintenanceResolve,
+    ShiftQuery,
 )
 from admin_api.permissions import PERMISSIONS
+from admin_api.report_models import (
+    AbnormalQuery,
+    DebtReportQuery,
+    FreeIssueQuery,
+    MaintenanceReportQuery,
+    ReconciliationQuery,
+    ReprintReportQuery,
+    ReversalReportQuery,
+    VendingQuery,
+)
+from admin_api.responses import response_schemas, responses_of
+from admin_api.vouchers import VoucherBatchCreate, VoucherBatchFormat, VoucherVoidRequest
 
 __all__ = ["OPERATIONS", "Operation", "document"]
 
@@ -52,6 +91,9 @@ OPERATIONS: Final = {
     "me": Operation("get", "/me", "The calling user"),
     "users.list": Operation("get", "/users", "List users", query=Page),
     "users.create": Operation("post", "/users", "Create a user of a lower level", UserCreate),
+    "users.update": Operation(
+        "patch", "/users/{user_id}", "Change a user's area, allowed IPs or scopes", UserUpdate
+    ),
     "users.disable": Operation("post", "/users/{user_id}/disable", "Disable a user"),
     "api_keys.create": Operation("post", "/api-keys", "Create a machine API key", ApiKeyRequest),
     "audit.list": Operation("get", "/audit", "Read the audit log", query=AuditQuery),
@@ -72,6 +114,114 @@ OPERATIONS: Final = {
     "pos.reprint": Operation("post", "/pos/reprints", "Reprint a meter's tokens", ReprintRequest),
     "pos.reverse": Operation("post", "/pos/reversals", "Reverse a credit vend", ReversalRequest),
     "reports.sales": Operation("get", "/reports/sales", "Sales report", query=SalesQuery),
+    "reports.vending": Operation(
+        "get", "/reports/vending", "Sales with VAT; purchases per SGC/TI", query=VendingQuery
+    ),
+    "reports.free_issue": Operation(
+        "get", "/reports/free-issue", "Free Basic Electricity issued", query=FreeIssueQuery
+    ),
+    "reports.debt": Operation(
+        "get", "/reports/debt-recovery", "Debt recovered by sales", query=DebtReportQuery
+    ),
+    "reports.reversals": Operation(
+        "get", "/reports/reversals", "Reversals by reversal time", query=ReversalReportQuery
+    ),
+    "reports.reprints": Operation(
+        "get", "/reports/reprints", "Admin reprints (audit log)", query=ReprintReportQuery
+    ),
+    "reports.maintenance": Operation(
+        "get", "/reports/maintenance", "Maintenance opened/resolved", query=MaintenanceReportQuery
+    ),
+    "reports.reconciliation": Operation(
+        "get", "/reports/reconciliation", "Payments against vends", query=ReconciliationQuery
+    ),
+    "reports.abnormal": Operation(
+        "get",
+        "/reports/abnormal-customers",
+        "Meters with no purchase in N days",
+        query=AbnormalQuery,
+    ),
+    "tariffs.list": Operation("get", "/tariffs", "List tariffs", query=TariffQuery),
+    "tariffs.get": Operation("get", "/tariffs/{code}", "A tariff with every version"),
+    "tariffs.create": Operation("post", "/tariffs", "Create a tariff (version 1)", TariffCreate),
+    "tariffs.add_version": Operation(
+        "post", "/tariffs/{code}/versions", "Add a tariff version", TariffVersionCreate
+    ),
+    "supply_groups.list": Operation("get", "/supply-groups", "List supply groups", query=Page),
+    "supply_groups.get": Operation("get", "/supply-groups/{sgc}", "A supply group"),
+    "supply_groups.create": Operation(
+        "post", "/supply-groups", "Create a supply group", SupplyGroupCreate
+    ),
+    "supply_groups.set_key": Operation(
+        "put",
+        "/supply-groups/{sgc}/keys/{krn}",
+        "Store a vending key (write-only)",
+        VendingKeyUpload,
+    ),
+    "meters.install": Operation("post", "/meters", "Install a meter", MeterInstall),
+    "meters.update": Operation(
+        "patch", "/meters/{number}", "Assign a meter or change its tariff", MeterUpdate
+    ),
+    "meters.replace": Operation(
+        "post", "/meters/{number}/replace", "Replace a meter by a new one", MeterReplace
+    ),
+    "debts.list": Operation("get", "/meters/{number}/debts", "A meter's debts", query=Page),
+    "debts.create": Operation("post", "/meters/{number}/debts", "Add a debt", DebtCreate),
+    "debts.update": Operation(
+        "patch", "/debts/{debt_id}", "Change or write off a debt", DebtUpdate
+    ),
+    "vendors.list": Operation("get", "/vendors", "List vendors", query=VendorQuery),
+    "vendors.get": Operation("get", "/vendors/{code}", "A vendor with its float"),
+    "vendors.create": Operation("post", "/vendors", "Create a vendor", VendorCreate),
+    "vendors.update": Operation("patch", "/vendors/{code}", "Change a vendor", VendorUpdate),
+    "vendors.top_up": Operation(
+        "post", "/vendors/{code}/top-ups", "Top up a vendor's float (by reference)", TopUpRequest
+    ),
+    "vendors.entries": Operation(
+        "get", "/vendors/{code}/entries", "A vendor's float ledger", query=Page
+    ),
+    "engineering.token": Operation(
+        "post", "/engineering/tokens", "Issue an engineering token (idempotent)", EngineeringRequest
+    ),
+    "meters.key_change": Operation(
+        "post", "/meters/{number}/key-change", "Key change token set (idempotent)", KeyChangeRequest
+    ),
+    "maintenance.open": Operation("post", "/maintenance", "Report a meter fault", MaintenanceOpen),
+    "maintenance.list": Operation(
+        "get", "/maintenance", "List maintenance requests", query=MaintenanceQuery
+    ),
+    "maintenance.assign": Operation(
+        "post", "/maintenance/{maintenance_id}/assign", "Assign an engineer", MaintenanceAssign
+    ),
+    "maintenance.resolve": Operation(
+        "post",
+        "/maintenance/{maintenance_id}/resolve",
+        "Resolve with a solution",
+        MaintenanceResolve,
+    ),
+    "shifts.open": Operation("post", "/shifts", "Open a shift for the caller's vending point"),
+    "shifts.list": Operation("get", "/shifts", "List shifts, newest first", query=ShiftQuery),
+    "shifts.close": Operation("post", "/shifts/{shift_id}/close", "Close a shift"),
+    "shifts.report": Operation("get", "/shifts/{shift_id}/report", "Shift report per operator"),
+    "voucher_batches.list": Operation(
+        "get", "/voucher-batches", "List scratch-card batches with counts", query=Page
+    ),
+    "voucher_batches.get": Operation(
+        "get", "/voucher-batches/{batch}", "A batch's cards (never PINs)", query=Page
+    ),
+    "voucher_batches.create": Operation(
+        "post",
+        "/voucher-batches",
+        "Issue a batch of scratch cards: the PINs are shown once",
+        VoucherBatchCreate,
+        VoucherBatchFormat,
+    ),
+    "voucher_batches.void": Operation(
+        "post",
+        "/voucher-batches/{batch}/void",
+        "Void a batch's unredeemed cards",
+        VoucherVoidRequest,
+    ),
 }
 _PROBLEM: Final = {
     "description": "RFC 9457 problem",
@@ -96,6 +246,8 @@ _PROBLEM: Final = {
 def _path_params(path: str) -> list[dict[str, Any]]:
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     kinds = {"user_id": {"type": "integer"}, "customer_id": {"type": "integer"}}
+    kinds |= {"maintenance_id": {"type": "integer"}, "shift_id": {"type": "integer"}}
+    kinds |= {"debt_id": {"type": "integer"}, "krn": {"type": "integer"}}
     return [
         {"name": n, "in": "path", "required": True, "schema": kinds.get(n, {"type": "string"})}
         for n in names
@@ -117,13 +269,10 @@ def _operation(name: str, op: Operation) -> dict[str, Any]:
         "operationId": name,
         "summary": op.summary,
         "x-min-level": None if level is None else level.label,
-        "responses": {
-            "200": {"description": "OK"},
-            "default": {"$ref": "#/components/responses/Problem"},
-        },
+        "responses": responses_of(name),
     }
     params = _path_params(op.path) + (_query_params(op.query) if op.query else [])
-    if name == "pos.vend":
+    if name in {"pos.vend", "engineering.token", "meters.key_change"}:  # Idempotency-Key
         key = {"type": "string", "minLength": 1, "maxLength": 100}
         params.append({"name": "Idempotency-Key", "in": "header", "required": True, "schema": key})
     if params:
@@ -151,7 +300,7 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/admin/v1"}],
         "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": {**schemas, **response_schemas()},
             "responses": {"Problem": _PROBLEM},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },

@@ -39,6 +39,12 @@ VENDGATE_AT_API_KEY                 Africa's Talking API key (secret)           
 VENDGATE_AT_SENDER_ID               registered sender id / short code            (unset)
 VENDGATE_<P>_CALLBACK_SECRET        shared secret provider ``<P>`` must send     (unset: off)
 VENDGATE_<P>_CALLBACK_IPS           comma-separated addresses/networks allowed   (unset: any)
+VENDGATE_TRUSTED_PROXIES            comma-separated load balancers/proxies whose (none)
+                                    ``X-Forwarded-For`` names the client
+VENDGATE_BACKUP_DIR                 scheduled backups into this directory        (off)
+VENDGATE_BACKUP_INTERVAL            time between backups: seconds, or with a     ``24h``
+                                    unit: ``90m``, ``24h``, ``7d``
+VENDGATE_BACKUP_KEEP                backup files kept (the newest)               ``7``
 =================================== ============================================ ==============
 
 ``<P>`` is ``AFRICASTALKING``, ``HUBTEL``, ``NALO``, ``ARKESEL``, ``MPESA`` or ``SANDBOX``.
@@ -56,6 +62,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TypeVar
 
+from config.backup import BackupSettings, backup_from_env
 from config.errors import ConfigError
 
 __all__ = [
@@ -141,6 +148,9 @@ class GatewaySettings:
     mpesa: MpesaSettings = field(default_factory=MpesaSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     callbacks: Mapping[str, CallbackGuard] = field(default_factory=lambda: MappingProxyType({}))
+    backup: BackupSettings = field(default_factory=BackupSettings)  #: config.backup
+    #: Peers (load balancers) trusted to name the client in ``X-Forwarded-For``.
+    trusted_proxies: tuple[Network, ...] = ()
 
     def guard(self, provider: str) -> CallbackGuard:
         """The provider's callback guard (an open one when none is configured)."""
@@ -198,23 +208,28 @@ def gateway_from_env(environ: Mapping[str, str]) -> GatewaySettings:
                 get("SMPP_BINDS"), (), "SMPP_BINDS", _binds, "a JSON list of objects"
             ),
         ),
+        backup=backup_from_env(environ),
+        trusted_proxies=_networks(get, "TRUSTED_PROXIES"),
         callbacks=MappingProxyType(
             {p: g for p in CALLBACK_PROVIDERS if (g := _guard(get, p)) != CallbackGuard()}
         ),
     )
 
 
-def _guard(get: Callable[[str], str | None], provider: str) -> CallbackGuard:
-    name = f"{provider.upper()}_CALLBACK_IPS"
-    ips = get(name)
+def _networks(get: Callable[[str], str | None], name: str) -> tuple[Network, ...]:
+    """A comma-separated list of addresses or networks (ConfigError naming ``name``)."""
     what = "addresses or networks like 10.0.0.0/8"
-    networks = [
+    return tuple(
         _parse(part.strip(), _ANY, name, _network, what)
-        for part in (ips or "").split(",")
+        for part in (get(name) or "").split(",")
         if part.strip()
-    ]
+    )
+
+
+def _guard(get: Callable[[str], str | None], provider: str) -> CallbackGuard:
     return CallbackGuard(
-        secret=get(f"{provider.upper()}_CALLBACK_SECRET"), networks=tuple(networks)
+        secret=get(f"{provider.upper()}_CALLBACK_SECRET"),
+        networks=_networks(get, f"{provider.upper()}_CALLBACK_IPS"),
     )
 
 

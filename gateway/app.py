@@ -4,7 +4,8 @@ Nothing is created at import time. :func:`create_app` returns an application who
 ``cleanup_ctx`` (:func:`_resources`) builds, in order, the vending core on the configured
 database (migrated first on the embedded SQLite default), the demo data when asked, the USSD
 session store (memory, or Redis when ``VENDGATE_REDIS_URL`` is set), the HTTP client, the
-SMS sender and its outbox dispatcher, the payment providers, the purchase coordinator and its
+SMS sender and its outbox dispatcher, the scheduled backups (when
+``VENDGATE_BACKUP_DIR`` is set), the payment providers, the purchase coordinator and its
 maintenance task, and the USSD gateway — and tears them down in reverse order when the
 application stops (after aiohttp has drained in-flight requests).
 
@@ -30,14 +31,20 @@ from typing import Final
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from redis.asyncio import BlockingConnectionPool, Redis
+from sqlalchemy.engine import make_url
 
 from admin_api.app import create_admin_app
 from admin_api.context import ADMIN_CORE
+from admin_api.vouchers import VOUCHER_ISSUER, VoucherIssuer
 from config.errors import ConfigError
 from config.settings import Environment, Settings
 from gateway import keys
 from gateway.api import create_api_app
+from gateway.backups import BackupScheduler
+from gateway.forwarded import trust_forwarded
+from gateway.leader import SMPP_BINDS_LOCK, Leadership, asyncpg_dsn
 from gateway.metrics import Metrics
 from gateway.payments.sandbox import SandboxConfig, SandboxProvider
 from gateway.problems import observe
@@ -94,7 +101,10 @@ class Overrides:
 
 def create_app(settings: Settings, *, overrides: Overrides | None = None) -> web.Application:
     """The gateway application for ``settings`` (start it with aiohttp's runner)."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[observe])
+    middlewares: list[Middleware] = [observe]
+    if settings.gateway.trusted_proxies:  # first: every later check sees the client's address
+        middlewares.insert(0, trust_forwarded(settings.gateway.trusted_proxies))
+    app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()
     chosen = overrides or Overrides()
@@ -108,6 +118,8 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> web
     add_routes(app)
     app.add_subapp("/api/v1", create_api_app(settings))
     app.add_subapp("/admin/v1", create_admin_app())
+    # Batches are issued with the salt the voucher provider redeems with, in the currency sold.
+    app[VOUCHER_ISSUER] = VoucherIssuer(voucher_salt(settings), settings.gateway.currency)
     return app
 
 
@@ -139,8 +151,19 @@ async def _build(
         poll_interval=overrides.outbox_poll_interval,
         clock=clock,
     )
-    dispatcher.start()
-    stack.push_async_callback(dispatcher.stop)
+    # Replicas on PostgreSQL share the SMPP binds through a leader (gateway/leader.py): only
+    # the owner binds and, when it is the SMS sender, submits (runs the dispatcher).
+    led = bool(links) and make_url(settings.database_url).get_backend_name() == "postgresql"
+    dispatcher_led = led and isinstance(sender, SmppSmsSender)
+    if not dispatcher_led:
+        dispatcher.start()
+        stack.push_async_callback(dispatcher.stop)
+    if settings.gateway.backup.enabled:  # VENDGATE_BACKUP_DIR: gateway/backups.py
+        backups = BackupScheduler(
+            settings.database_url, settings.gateway.backup, metrics=app[keys.METRICS]
+        )
+        backups.start()
+        stack.push_async_callback(backups.stop)
     # The providers report to Purchases, which needs the providers: bound once both exist.
     holder: list[Purchases] = []
 
@@ -185,7 +208,16 @@ async def _build(
         clock=clock,
         agent_salt=agent_salt(settings),
     )
-    _start_links(links, app[keys.SMS], purchases, app[keys.USSD], stack)
+    _wire_links(links, app[keys.SMS], purchases, app[keys.USSD])
+    if led:
+        leadership = _smpp_leadership(settings, links, dispatcher if dispatcher_led else None)
+        leadership.start()
+        stack.push_async_callback(leadership.stop)
+        app[keys.SMPP_LEADERSHIP] = leadership
+    else:
+        for link in links:
+            link.start()
+            stack.push_async_callback(link.stop)
     app[keys.READINESS] = _readiness(core, redis)
 
 
@@ -227,12 +259,32 @@ def _smpp_links(settings: Settings) -> list[SmppLink]:
     return links
 
 
-def _start_links(
-    links: list[SmppLink],
-    sms: SmsService,
-    purchases: Purchases,
-    ussd: UssdGateway,
-    stack: AsyncExitStack,
+def _smpp_leadership(
+    settings: Settings, links: list[SmppLink], dispatcher: OutboxDispatcher | None
+) -> Leadership:
+    """Bind (and dispatch through the binds) only while this replica owns the SMPP lock."""
+
+    async def acquired() -> None:
+        for link in links:
+            link.start()
+        if dispatcher is not None:
+            dispatcher.start()
+
+    async def lost() -> None:
+        if dispatcher is not None:
+            await dispatcher.stop()
+        await asyncio.gather(*(link.stop() for link in links))
+
+    return Leadership(
+        asyncpg_dsn(settings.database_url),
+        SMPP_BINDS_LOCK,
+        on_acquired=acquired,
+        on_lost=lost,
+    )
+
+
+def _wire_links(
+    links: list[SmppLink], sms: SmsService, purchases: Purchases, ussd: UssdGateway
 ) -> None:
     """MOs to the SMS service (USSD ones to the USSD gateway), receipts to the outbox."""
     by_name = {link.config.name: link for link in links}
@@ -259,8 +311,6 @@ def _start_links(
     for link in links:
         link.on_mo = on_mo
         link.on_receipt = purchases.delivery_report
-        link.start()
-        stack.push_async_callback(link.stop)
 
 
 def inbound_of(message: InboundMessage) -> InboundSms:

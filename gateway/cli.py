@@ -19,6 +19,12 @@ Subcommands:
 * ``vendgate admin create-user --username U --level administrator [--area A]`` creates a
   back-office user (the first administrator); the password is read with ``getpass`` (or one
   line of stdin when it is not a terminal), never a default.
+* ``vendgate vouchers generate --batch B --count N --face-value MINOR [--currency XXX]
+  --out FILE.csv`` issues a scratch-card batch and writes its PINs to a new 0600 file;
+  ``vendgate vouchers list`` lists batches (:mod:`gateway.voucher_commands`).
+* ``vendgate check-ledger [--no-tokens] [--json]`` proves the ledger's invariants from the
+  database; exit 0 when they hold, 1 when one is violated, 2 on error
+  (:mod:`gateway.ledger_command`).
 
 Configuration comes from ``VENDGATE_*`` environment variables (:mod:`config.settings`).
 The codec's CLI and the vending core are imported only when a command needs them, so
@@ -30,6 +36,8 @@ from __future__ import annotations
 import argparse
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
+
+from gateway.voucher_commands import add_voucher_parser, run_vouchers
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -138,7 +146,42 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_api_parser(commands)
     _add_admin_parser(commands)
+    add_voucher_parser(commands)
+    _add_ledger_parser(commands)
     return parser
+
+
+def _check_ledger(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> int:
+    """``check-ledger``: the exit status of the check (0 ok, 1 violated, 2 error)."""
+    import asyncio  # noqa: PLC0415 - lazy, like the other commands
+    import os  # noqa: PLC0415
+
+    from config.settings import ConfigError, Settings  # noqa: PLC0415
+    from gateway.ledger_command import check_ledger_command  # noqa: PLC0415
+
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        parser.exit(2, f"vendgate: configuration error: {exc}\n")
+    tokens, as_json = not namespace.no_tokens, namespace.json
+    return asyncio.run(check_ledger_command(settings, tokens=tokens, as_json=as_json))
+
+
+def _add_ledger_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``check-ledger`` subcommand: the invariants checker."""
+    check = commands.add_parser(
+        "check-ledger",
+        help="prove the ledger's invariants from the database (exit 0 ok, 1 violated, 2 error)",
+        description="Check, read-only: every successful payment has exactly one vend; every"
+        " vend has its tokens; no two tokens of a meter share a TID; vendor balances equal"
+        " their ledger; every token decodes with its meter's key and loads its units on the"
+        " STS reference meter. Exit status 0 when all hold, 1 when any is violated, 2 when"
+        " the check could not run.",
+    )
+    check.add_argument(
+        "--no-tokens", action="store_true", help="skip decoding every token (the slow check)"
+    )
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def _serve(
@@ -273,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     if namespace.command == "sts":
         args: list[str] = namespace.args
         return _run_sts(args)
+    if namespace.command == "vouchers":
+        return run_vouchers(parser, namespace)
+    if namespace.command == "check-ledger":
+        return _check_ledger(parser, namespace)
     return _run_vending(parser, namespace)
 
 

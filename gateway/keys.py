@@ -8,6 +8,7 @@ from typing import Final
 from aiohttp import web
 
 from config.settings import Settings
+from gateway.leader import Leadership
 from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.purchases import Purchases
 from gateway.sms_service import SmsService
@@ -21,6 +22,7 @@ __all__ = [
     "PURCHASES",
     "READINESS",
     "SETTINGS",
+    "SMPP_LEADERSHIP",
     "SMS",
     "USSD",
 ]
@@ -33,5 +35,7 @@ USSD: Final = web.AppKey("ussd", UssdGateway)
 PURCHASES: Final = web.AppKey("purchases", Purchases)
 SMS: Final = web.AppKey("sms", SmsService)
 READINESS: Final = web.AppKey[Readiness]("readiness")
+#: Set when replicas share the SMPP binds through a leader (PostgreSQL with binds configured).
+SMPP_LEADERSHIP: Final = web.AppKey("smpp_leadership", Leadership)
 CORE: Final = web.AppKey("core", Core)  #: the vending core (the /api/v1 sub-app uses it)
 METRICS_CONTENT_TYPE: Final = CONTENT_TYPE

@@ -51,6 +51,17 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.backups = Counter(
+            "vendgate_backups",
+            "Scheduled database backups by outcome (ok, failed).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.backup_last_success = Gauge(
+            "vendgate_backup_last_success_timestamp_seconds",
+            "Unix time of this process's last successful scheduled backup (0: none yet).",
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "vendgate_http_in_flight",
             "HTTP requests being handled now.",

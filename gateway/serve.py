@@ -11,9 +11,8 @@ data once, then starts the workers (``vendgate serve --worker``), restarts a wor
 (after a second), and on SIGINT/SIGTERM passes the signal on and waits for every worker to
 drain. Workers share everything through the database and Redis, so N > 1 needs PostgreSQL
 (SQLite's writer is one process: its group commit works inside one) and the Redis session
-store (a USSD session's hops may reach different workers). SMPP binds are refused with
-workers for now: every worker would bind the same SMSC account; run the SMPP binds in a
-gateway of one worker.
+store (a USSD session's hops may reach different workers). Of the workers (and of all
+replicas on the database) only one owns the SMPP binds at a time (gateway/leader.py).
 """
 
 from __future__ import annotations
@@ -93,11 +92,6 @@ def check_workers(settings: Settings, workers: int) -> None:
         raise WorkersRefused(
             "--workers > 1 needs the Redis session store: a USSD session's hops may reach"
             " different workers (set VENDGATE_REDIS_URL)"
-        )
-    if settings.gateway.sms.smpp_binds:
-        raise WorkersRefused(
-            "--workers > 1 with SMPP binds would bind the SMSC account once per worker:"
-            " run the SMPP binds in a gateway of one worker"
         )
 
 

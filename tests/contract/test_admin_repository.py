@@ -1,6 +1,6 @@
 """One contract for the back-office repository: memory, SQLite, PostgreSQL.
 
-Users round-trip (level, lockout time, allow-list) and usernames are unique; sessions are
+Users round-trip (level, lockout time, allow-list, scopes) and usernames are unique; sessions are
 found by hash and deleted; the audit log filters and pages in insertion order; the sales
 report groups credit vends by UTC day, channel and vendor in ``[start, end)``.
 """
@@ -41,6 +41,7 @@ def _user(name: str = "amina", **changes: Any) -> AdminUser:
         allowed_ips=("10.0.0.0/8", "192.0.2.7"),
         locked_until=T0 + timedelta(minutes=15),
         failed_logins=3,
+        scopes=("reports.*", "pos.vend"),
     )
     return replace(user, **changes)
 
@@ -66,6 +67,36 @@ async def test_users_round_trip_and_usernames_are_unique(backend: Backend) -> No
         assert [u.username for u in await uow.admin.list_users(limit=10, offset=0)] == ["amina"]
         with pytest.raises((ConstraintViolation, DuplicateUsernameError)):
             await uow.admin.add_user(_user())
+
+
+async def test_scopes_round_trip_in_order_and_default_to_none(backend: Backend) -> None:
+    """Scopes come back as the same tuple in the same order; an update replaces them.
+
+    A user stored without scopes reads back ``()`` (every route of the level), and
+    setting ``()`` on a scoped user clears them.
+    """
+    async with backend.new_uow() as uow:
+        scoped = await uow.admin.add_user(_user("scoped"))
+        plain = await uow.admin.add_user(_user("plain", scopes=()))
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        first = await uow.admin.get_user(scoped)
+        assert first is not None
+        assert first.scopes == ("reports.*", "pos.vend")
+        assert (await uow.admin.get_user(plain)) == replace(_user("plain", scopes=()), id=plain)
+        first.scopes = ("customers.*", "*.list", "pos.quote")
+        await uow.admin.update_user(first)
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        again = await uow.admin.get_user_by_name("scoped")
+        assert again is not None
+        assert again.scopes == ("customers.*", "*.list", "pos.quote")
+        again.scopes = ()
+        await uow.admin.update_user(again)
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        listed = await uow.admin.list_users(limit=10, offset=0)
+    assert [(u.username, u.scopes) for u in listed] == [("scoped", ()), ("plain", ())]
 
 
 async def test_sessions_by_hash_and_delete(backend: Backend) -> None:

@@ -25,8 +25,8 @@ from sqlalchemy import (
 
 from vending_core.adapters import rows as r
 from vending_core.adapters.driver import Row, Statement
+from vending_core.adapters.masterdata_sql import SqlMasterDataQueries
 from vending_core.adapters.sqlbase import (
-    Repository,
     by_id,
     insert_into,
     select_where,
@@ -77,6 +77,7 @@ def _user_values(user: AdminUser) -> dict[str, Any]:
     values["level"] = int(user.level)
     values["status"] = user.status.value
     values["allowed_ips"] = ",".join(user.allowed_ips)
+    values["scopes"] = list(user.scopes)  # a JSON list
     return values
 
 
@@ -88,6 +89,7 @@ def _user(row: Row | None) -> AdminUser | None:
     values["status"] = UserStatus(values["status"])
     text: str = values["allowed_ips"]
     values["allowed_ips"] = tuple(part for part in text.split(",") if part)
+    values["scopes"] = tuple(values["scopes"] or ())
     return AdminUser(**values)
 
 
@@ -185,8 +187,8 @@ _SALES: Final = {
 }
 
 
-class SqlAdminRepository(Repository):
-    """Users, sessions and API keys, the audit log, and the sales report."""
+class SqlAdminRepository(SqlMasterDataQueries):
+    """Users, sessions and API keys, the audit log, the sales report and master-data lists."""
 
     __slots__ = ()
 

@@ -19,6 +19,7 @@ from typing import Any, Self, TypeVar
 from vending_core.adapters.memory_admin import AdminTables, MemoryAdminRepository
 from vending_core.adapters.memory_agents import AgentTables, MemoryAgentRepository
 from vending_core.adapters.memory_api import ApiClientTables, MemoryApiClientRepository
+from vending_core.adapters.memory_ledger import LedgerSources, MemoryLedgerAudit
 from vending_core.adapters.memory_messaging import MemoryOutbox, MemoryProfiles, MessagingTables
 from vending_core.adapters.memory_payments import (
     MemoryPaymentRepository,
@@ -26,9 +27,12 @@ from vending_core.adapters.memory_payments import (
     MemoryWalletRepository,
     PaymentTables,
 )
+from vending_core.adapters.memory_reports import MemoryReportRepository
+from vending_core.adapters.memory_shifts import MemoryShiftRepository, ShiftTables
 from vending_core.domain.model import Customer, Debt, Meter, SupplyGroup, Tariff, Vendor
 from vending_core.domain.records import (
     MaintenanceRequest,
+    MaintenanceStatus,
     MeterEvent,
     StoredResponse,
     Vend,
@@ -61,6 +65,7 @@ class _Tables:
     agent_tables: AgentTables = field(default_factory=AgentTables)
     api_tables: ApiClientTables = field(default_factory=ApiClientTables)
     admin_tables: AdminTables = field(default_factory=AdminTables)
+    shift_tables: ShiftTables = field(default_factory=ShiftTables)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -296,6 +301,24 @@ class _Maintenance(_Repo):
     async def update(self, request: MaintenanceRequest) -> None:
         self._t.maintenance[_existing(self._t.maintenance, _id(request.id))] = _copy(request)
 
+    async def find(
+        self,
+        *,
+        status: MaintenanceStatus | None,
+        meter_id: int | None,
+        engineer: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[MaintenanceRequest]:
+        found = [
+            m
+            for _, m in sorted(self._t.maintenance.items())
+            if (status is None or m.status is status)
+            and (meter_id is None or m.meter_id == meter_id)
+            and (engineer is None or m.engineer == engineer)
+        ]
+        return _copy(found[offset : offset + limit])
+
 
 class MemoryUnitOfWork:
     """A serialised transaction over a private copy of the tables."""
@@ -327,8 +350,22 @@ class MemoryUnitOfWork:
             tables.api_tables, lambda code: any(v.code == code for v in tables.vendors.values())
         )
         self.admin = MemoryAdminRepository(
-            tables.admin_tables, tables.vends.values, tables.customers.values, tables.meters.values
+            tables.admin_tables,
+            tables.vends.values,
+            tables.customers.values,
+            tables.meters.values,
+            master=tables,
         )
+        self.shifts = MemoryShiftRepository(tables.shift_tables, tables.vends.values)
+        self.ledger_audit = MemoryLedgerAudit(
+            LedgerSources(
+                vends=lambda: tables.vends,
+                payments=lambda: tables.payment_tables.payments,
+                vendors=lambda: tables.vendors,
+                vendor_entries=lambda: tables.vendor_entries,
+            )
+        )
+        self.reports = MemoryReportRepository(tables)
 
     async def __aenter__(self) -> Self:
         await self._db.lock.acquire()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from vending_core.adapters.memory_masterdata import MasterTables, MemoryMasterDataQueries
 from vending_core.domain.model import Customer, Meter
 from vending_core.domain.records import Vend, VendKind, VendStatus
 from vending_core.service.admin_records import (
@@ -58,8 +59,8 @@ def _matches(entry: AuditEntry, query: AuditFilter) -> bool:
     )
 
 
-class MemoryAdminRepository:
-    """``ports.AdminRepository`` over :class:`AdminTables` and the memory vends."""
+class MemoryAdminRepository(MemoryMasterDataQueries):
+    """``ports.AdminRepository`` over :class:`AdminTables`, the memory vends and master data."""
 
     def __init__(
         self,
@@ -67,8 +68,10 @@ class MemoryAdminRepository:
         vends: Callable[[], Iterable[Vend]],
         customers: Callable[[], Iterable[Customer]],
         meters: Callable[[], Iterable[Meter]],
+        master: MasterTables,
     ) -> None:
         self._t = tables
+        self._master = master
         self._vends = vends
         self._customers = customers
         self._meters = meters

@@ -7,6 +7,7 @@ with everything else. The unique keys of the SQL schema are checked here too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from vending_core.domain.payments import (
     VoucherStatus,
     WalletEntry,
 )
+from vending_core.domain.vouchers import VoucherBatch
 
 __all__ = [
     "DuplicateRowError",
@@ -213,3 +215,67 @@ class MemoryVoucherRepository:
     async def failures_since(self, msisdn: str, since: datetime) -> list[datetime]:
         """Failed attempt times since ``since``, oldest first."""
         return sorted(t for m, t, ok in self._t.attempts if m == msisdn and not ok and t >= since)
+
+    async def add_many(self, vouchers: Sequence[Voucher]) -> None:
+        """Store the cards; DuplicateRowError (nothing stored) if a serial or PIN repeats."""
+        serials = {v.serial for v in self._t.vouchers.values()}
+        hashes = {v.pin_hash for v in self._t.vouchers.values()}
+        for voucher in vouchers:
+            if voucher.serial in serials or voucher.pin_hash in hashes:
+                raise DuplicateRowError(f"voucher {voucher.serial} repeats a serial or PIN")
+            serials.add(voucher.serial)
+            hashes.add(voucher.pin_hash)
+        for voucher in vouchers:
+            voucher_id = len(self._t.vouchers) + 1
+            self._t.vouchers[voucher_id] = replace(voucher, id=voucher_id)
+
+    async def batches(self, *, limit: int, offset: int) -> list[VoucherBatch]:
+        """A page of batch summaries, oldest batch (lowest first id) first."""
+        names = list(dict.fromkeys(v.batch for v in self._t.vouchers.values()))
+        return [_summary(self._cards(name)) for name in names[offset : offset + limit]]
+
+    async def batch(self, batch: str) -> VoucherBatch | None:
+        """One batch's summary; None if it has no card."""
+        cards = self._cards(batch)
+        return _summary(cards) if cards else None
+
+    async def in_batch(self, batch: str, *, limit: int, offset: int) -> list[Voucher]:
+        """A page of the batch's cards by serial."""
+        cards = sorted(self._cards(batch), key=lambda v: v.serial)
+        return cards[offset : offset + limit]
+
+    async def void_batch(self, batch: str) -> int:
+        """Make the batch's ACTIVE cards VOID; how many changed."""
+        changed = 0
+        for voucher_id, voucher in list(self._t.vouchers.items()):
+            if voucher.batch == batch and voucher.status is VoucherStatus.ACTIVE:
+                self._t.vouchers[voucher_id] = replace(voucher, status=VoucherStatus.VOID)
+                changed += 1
+        return changed
+
+    def _cards(self, batch: str) -> list[Voucher]:
+        return [v for v in self._t.vouchers.values() if v.batch == batch]
+
+
+def _summary(cards: list[Voucher]) -> VoucherBatch:
+    """What the SQL ``GROUP BY`` computes, over one batch's (non-empty) cards."""
+
+    def count(status: VoucherStatus) -> int:
+        return sum(1 for v in cards if v.status is status)
+
+    def value(status: VoucherStatus) -> int:
+        return sum(v.face_value for v in cards if v.status is status)
+
+    return VoucherBatch(
+        batch=cards[0].batch,
+        currency=min(v.currency for v in cards),
+        face_value=min(v.face_value for v in cards),
+        count=len(cards),
+        active=count(VoucherStatus.ACTIVE),
+        redeemed=count(VoucherStatus.REDEEMED),
+        void=count(VoucherStatus.VOID),
+        total_value=sum(v.face_value for v in cards),
+        active_value=value(VoucherStatus.ACTIVE),
+        redeemed_value=value(VoucherStatus.REDEEMED),
+        created_at=min(v.created_at for v in cards),
+    )

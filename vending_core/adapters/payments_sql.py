@@ -11,12 +11,12 @@ WHERE status = 'active'``: of any number of concurrent redemptions one changes t
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import ColumnElement, Table, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vending_core.adapters import tables_payments as t
@@ -37,6 +37,7 @@ from vending_core.domain.payments import (
     VoucherStatus,
     WalletEntry,
 )
+from vending_core.domain.vouchers import VoucherBatch
 
 __all__ = ["SqlPaymentRepository", "SqlVoucherRepository", "SqlWalletRepository"]
 
@@ -229,6 +230,65 @@ _FAILURES = Statement(
 )
 
 
+_VOUCHERS_INSERT = insert_into(t.vouchers, skip=("id",))
+_V = t.vouchers.c
+
+
+def _count_in(status: VoucherStatus) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((_V.status == status.value, 1), else_=0)), 0)
+
+
+def _value_in(status: VoucherStatus) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((_V.status == status.value, _V.face_value), else_=0)), 0)
+
+
+_SUMMARY = select(
+    _V.batch,
+    func.min(_V.currency).label("currency"),
+    func.min(_V.face_value).label("face_value"),
+    func.count().label("count"),
+    _count_in(VoucherStatus.ACTIVE).label("active"),
+    _count_in(VoucherStatus.REDEEMED).label("redeemed"),
+    _count_in(VoucherStatus.VOID).label("void"),
+    func.sum(_V.face_value).label("total_value"),
+    _value_in(VoucherStatus.ACTIVE).label("active_value"),
+    _value_in(VoucherStatus.REDEEMED).label("redeemed_value"),
+    func.min(_V.created_at).label("created_at"),
+).group_by(_V.batch)
+_BATCHES = Statement(
+    _SUMMARY.order_by(func.min(_V.id)).limit(bindparam("lim")).offset(bindparam("off"))
+)
+_BATCH = Statement(_SUMMARY.where(_V.batch == bindparam("k_batch")))
+_IN_BATCH = Statement(
+    select_where(t.vouchers, "batch")
+    .order_by(_V.serial)
+    .limit(bindparam("lim"))
+    .offset(bindparam("off"))
+)
+_VOID = update_where(t.vouchers, "batch", "status", columns=("status",))
+_SUMMED: Final = (
+    "count",
+    "active",
+    "redeemed",
+    "void",
+    "total_value",
+    "active_value",
+    "redeemed_value",
+)
+
+
+def _batch(row: Row) -> VoucherBatch:
+    """A summary row; sums are ``numeric`` on PostgreSQL, hence ``int``."""
+    sums = {name: int(row[name]) for name in _SUMMED}
+    return VoucherBatch(
+        batch=row["batch"],
+        currency=row["currency"],
+        face_value=int(row["face_value"]),
+        created_at=row["created_at"],
+        **sums,
+    )
+
+
 def _voucher(row: Row | None) -> Voucher | None:
     if row is None:
         return None
@@ -274,3 +334,32 @@ class SqlVoucherRepository(Repository):
         """Failed attempt times since ``since``, oldest first."""
         rows = await self._all(_FAILURES, k_msisdn=msisdn, k_ok=False, k_since=since)
         return [row["at"] for row in rows]
+
+    async def add_many(self, vouchers: Sequence[Voucher]) -> None:
+        """Insert the cards with one ``executemany``."""
+        if vouchers:
+            rows = [_values(voucher, _VOUCHER_FIELDS) for voucher in vouchers]
+            await self._session.execute_many(_VOUCHERS_INSERT, rows)
+
+    async def batches(self, *, limit: int, offset: int) -> list[VoucherBatch]:
+        """A page of batch summaries (``GROUP BY batch``), oldest batch first."""
+        return [_batch(row) for row in await self._all(_BATCHES, lim=limit, off=offset)]
+
+    async def batch(self, batch: str) -> VoucherBatch | None:
+        """One batch's summary; None if it has no card."""
+        row = await self._first(_BATCH, k_batch=batch)
+        return None if row is None else _batch(row)
+
+    async def in_batch(self, batch: str, *, limit: int, offset: int) -> list[Voucher]:
+        """A page of the batch's cards by serial."""
+        rows = await self._all(_IN_BATCH, k_batch=batch, lim=limit, off=offset)
+        return [voucher for row in rows if (voucher := _voucher(row)) is not None]
+
+    async def void_batch(self, batch: str) -> int:
+        """``UPDATE ... SET status = 'void' WHERE batch = ? AND status = 'active'``."""
+        params = {
+            "status": VoucherStatus.VOID.value,
+            "k_batch": batch,
+            "k_status": VoucherStatus.ACTIVE.value,
+        }
+        return await self._execute(_VOID, params)

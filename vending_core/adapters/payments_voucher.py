@@ -16,7 +16,8 @@ Rules:
   channel asks for the card first and prices that amount.
 * Single use: ``UPDATE ... WHERE status = 'active'`` (one of any number of concurrent
   redemptions wins). A retry of the same payment finds the card redeemed by it and is PAID
-  again; anyone else gets ``voucher-used``.
+  again; anyone else gets ``voucher-used``. A card of a voided batch (status ``void``) is
+  refused like an unknown PIN (``voucher-invalid``).
 * Lockout (:class:`LockoutPolicy`, default 5 failed PINs in 15 minutes locks the msisdn for
   30 minutes): unknown and used PINs are failures; while locked nothing is looked up
   (``voucher-locked``).
@@ -24,16 +25,14 @@ Rules:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vending_core.adapters.sql import utc_now
 from vending_core.domain.payments import Voucher, VoucherStatus
+from vending_core.domain.vouchers import pin_hash
 from vending_core.service.payment_ports import (
     Deliver,
     PaymentAccepted,
@@ -44,11 +43,11 @@ from vending_core.service.payment_ports import (
     ProviderResult,
 )
 from vending_core.service.ports import UnitOfWork, UnitOfWorkFactory
+from vending_core.service.voucher_batches import issue_batch
 
 __all__ = ["LockoutPolicy", "VoucherProvider", "create_vouchers", "locked_until", "pin_hash"]
 
 _LOG = logging.getLogger(__name__)
-_PIN_DIGITS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +57,6 @@ class LockoutPolicy:
     max_failures: int = 5
     window: timedelta = timedelta(minutes=15)
     lockout: timedelta = timedelta(minutes=30)
-
-
-def pin_hash(pin: str, salt: bytes) -> str:
-    """The stored form of a PIN (spaces and dashes ignored): hex HMAC-SHA256 under ``salt``."""
-    digits = pin.replace(" ", "").replace("-", "")
-    return hmac.new(salt, digits.encode(), hashlib.sha256).hexdigest()
 
 
 def locked_until(failures: Sequence[datetime], policy: LockoutPolicy) -> datetime | None:
@@ -91,27 +84,17 @@ async def create_vouchers(  # noqa: PLR0917 - every input of a batch, explicit
     """Store ``count`` new cards of ``face_value``; returns (serial, clear PIN) pairs.
 
     This is the only time the clear PINs exist: print them, never store or log them.
+    The batch rules and refusals are :func:`vending_core.service.voucher_batches.issue_batch`
+    (a ``ValueError`` for a bad count or face value, as always).
     """
-    if count <= 0 or face_value <= 0:
-        raise ValueError("a batch needs a positive count and face value")
-    cards = []
-    async with uow_factory() as uow:
-        for number in range(1, count + 1):
-            pin = f"{secrets.randbelow(10**_PIN_DIGITS):0{_PIN_DIGITS}d}"
-            serial = f"{batch}-{number:06d}"
-            await uow.vouchers.add(
-                Voucher(
-                    serial=serial,
-                    pin_hash=pin_hash(pin, salt),
-                    face_value=face_value,
-                    currency=currency,
-                    batch=batch,
-                    created_at=now,
-                )
-            )
-            cards.append((serial, pin))
-        await uow.commit()
-    return cards
+    return await issue_batch(uow_factory, salt, now, batch, count, face_value, currency)
+
+
+def _refusal_code(voucher: Voucher | None) -> str:
+    """``voucher-used`` for a redeemed (or just-redeemed) card; unknown or void: invalid."""
+    if voucher is None or voucher.status is VoucherStatus.VOID:
+        return "voucher-invalid"
+    return "voucher-used"
 
 
 class VoucherProvider:
@@ -158,7 +141,7 @@ class VoucherProvider:
             if voucher is None or voucher.status is not VoucherStatus.ACTIVE:
                 await uow.vouchers.add_attempt(msisdn, now, ok=False)
                 await uow.commit()
-                code = "voucher-invalid" if voucher is None else "voucher-used"
+                code = _refusal_code(voucher)
                 raise PaymentRefused("the voucher PIN is not valid or was used", code=code)
             return voucher.face_value
 
@@ -194,7 +177,7 @@ class VoucherProvider:
         ):
             await uow.vouchers.add_attempt(request.msisdn, now, ok=False)
             await uow.commit()
-            code = "voucher-invalid" if voucher is None else "voucher-used"
+            code = _refusal_code(voucher)
             raise PaymentRefused("the voucher PIN is not valid or was used", code=code)
         await uow.vouchers.add_attempt(request.msisdn, now, ok=True)
         await uow.commit()

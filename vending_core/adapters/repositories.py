@@ -11,7 +11,7 @@ here); shared plumbing in :mod:`vending_core.adapters.sqlbase`.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import bindparam, insert, select, update
 
@@ -29,7 +29,7 @@ from vending_core.adapters.sqlbase import (
     update_where,
 )
 from vending_core.domain.model import Customer, Debt, SupplyGroup, Tariff, Vendor
-from vending_core.domain.records import MaintenanceRequest, VendorEntry
+from vending_core.domain.records import MaintenanceRequest, MaintenanceStatus, VendorEntry
 
 __all__ = [
     "SqlCustomerRepository",
@@ -251,6 +251,24 @@ class SqlVendorRepository(Repository):
 
 
 _MAINTENANCE_INSERT, _MAINTENANCE_BY_ID, _MAINTENANCE_UPDATE = by_id(t.maintenance_requests)
+_MAINTENANCE_FILTERS: Final = ("status", "meter_id", "engineer")
+_maintenance_statements: dict[tuple[bool, ...], Statement] = {}
+
+
+def _maintenance_statement(present: tuple[bool, ...]) -> Statement:
+    """The listing for one combination of filters present (built on first use, kept)."""
+    found = _maintenance_statements.get(present)
+    if found is None:
+        c = t.maintenance_requests.c
+        wanted = [
+            c[name] == bindparam(name)
+            for name, on in zip(_MAINTENANCE_FILTERS, present, strict=True)
+            if on
+        ]
+        query = select(t.maintenance_requests).where(*wanted).order_by(c.id)
+        query = query.limit(bindparam("lim")).offset(bindparam("off"))
+        found = _maintenance_statements[present] = Statement(query)
+    return found
 
 
 class SqlMaintenanceRepository(Repository):
@@ -271,3 +289,23 @@ class SqlMaintenanceRepository(Repository):
         """Store every field of a stored request."""
         params = r.to_row(request) | {"k_id": stored_id(request.id, "maintenance request")}
         await self._update(_MAINTENANCE_UPDATE, params, "maintenance request")
+
+    async def find(
+        self,
+        *,
+        status: MaintenanceStatus | None,
+        meter_id: int | None,
+        engineer: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[MaintenanceRequest]:
+        """A page of requests by id, filtered by status, meter and engineer."""
+        values = {
+            "status": None if status is None else status.value,
+            "meter_id": meter_id,
+            "engineer": engineer,
+        }
+        present = tuple(value is not None for value in values.values())
+        params: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
+        rows = await self._all(_maintenance_statement(present), lim=limit, off=offset, **params)
+        return [r.from_row(MaintenanceRequest, row) for row in rows]

@@ -57,6 +57,7 @@ from vending_core.adapters.errors import (
 )
 from vending_core.adapters.groupcommit import MAX_BATCH, GroupCommit, GroupCommitError, TurnDriver
 from vending_core.adapters.ledger import SqlRequestRepository, SqlVendRepository
+from vending_core.adapters.ledger_audit_sql import SqlLedgerAuditRepository
 from vending_core.adapters.outbox_sql import SqlOutboxRepository, SqlProfileRepository
 from vending_core.adapters.payments_sql import (
     SqlPaymentRepository,
@@ -64,6 +65,7 @@ from vending_core.adapters.payments_sql import (
     SqlWalletRepository,
 )
 from vending_core.adapters.reader import ReadDriver, SqliteReader
+from vending_core.adapters.reports_sql import SqlReportRepository
 from vending_core.adapters.repositories import (
     SqlCustomerRepository,
     SqlDebtRepository,
@@ -73,6 +75,7 @@ from vending_core.adapters.repositories import (
     SqlTariffRepository,
     SqlVendorRepository,
 )
+from vending_core.adapters.shifts_sql import SqlShiftRepository
 from vending_core.adapters.sqlbase import Clock, Observer, Session
 from vending_core.service import ports
 
@@ -134,6 +137,9 @@ class SqlUnitOfWork:
     agents: ports.AgentRepository
     api_clients: ports.ApiClientRepository
     admin: ports.AdminRepository
+    ledger_audit: ports.LedgerAuditRepository
+    shifts: ports.ShiftRepository
+    reports: ports.ReportRepository
 
     def __init__(
         self,
@@ -235,6 +241,9 @@ class SqlUnitOfWork:
         self.agents = SqlAgentRepository(session)
         self.api_clients = SqlApiClientRepository(session)
         self.admin = SqlAdminRepository(session)
+        self.ledger_audit = SqlLedgerAuditRepository(session)
+        self.shifts = SqlShiftRepository(session)
+        self.reports = SqlReportRepository(session)
 
 
 def _log_statement(sql: str) -> None:

@@ -356,4 +356,6 @@ from vending_core.adapters import (  # noqa: E402
     tables_api,  # noqa: F401
     tables_messaging,  # noqa: F401
     tables_payments,  # noqa: F401
+    tables_reports,  # noqa: F401
+    tables_shifts,  # noqa: F401
 )

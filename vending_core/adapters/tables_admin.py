@@ -2,9 +2,10 @@
 
 Registered by the import at the end of :mod:`vending_core.adapters.tables`; created by the
 Alembic revision ``0006``. ``admin_users`` holds staff with their level (1 operator .. 4
-administrator), scrypt password hash, lockout state and IP allow-list (comma-separated, empty:
-any); ``admin_sessions`` holds the SHA-256 of bearer tokens and API keys (never the secret);
-``audit_log`` is append-only (the repository has no update or delete for it).
+administrator), scrypt password hash, lockout state, IP allow-list (comma-separated, empty:
+any) and scopes (a JSON list of route-name patterns, added by ``0009``; empty: every route of
+the level); ``admin_sessions`` holds the SHA-256 of bearer tokens and API keys (never the
+secret); ``audit_log`` is append-only (the repository has no update or delete for it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -44,6 +46,9 @@ admin_users = Table(
     Column("allowed_ips", Text, nullable=False),
     Column("created_by", _IdType, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # Route-name patterns the user is limited to (a JSON list; empty: every route of the
+    # level). Added by revision 0009; the server default fills the rows that existed before.
+    Column("scopes", _JsonType, nullable=False, server_default=text("'[]'")),
 )
 
 admin_sessions = Table(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 __all__ = [
     "AmountOutOfRange",
+    "BackOfficeRefusal",
     "FreeBasicNotDue",
     "IdempotencyConflict",
     "InvalidMeterNumber",
@@ -47,6 +48,16 @@ class VendingError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class BackOfficeRefusal(VendingError):
+    """A refusal of a back-office operation (shifts, maintenance, voucher batches...).
+
+    Answered to staff as problem JSON by the admin API; it never reaches a customer's USSD or
+    SMS screen, so it needs no text in the customer catalogues.
+    """
+
+    code = "back-office-refusal"
 
 
 class MeterUnknown(VendingError):

@@ -35,6 +35,7 @@ class MeterStatus(enum.StrEnum):
 
     ACTIVE = "active"
     BLOCKED = "blocked"
+    REPLACED = "replaced"  #: taken out of service, another meter took over (never sold to)
 
 
 class ChargePeriod(enum.StrEnum):

@@ -303,10 +303,11 @@ def record_vend_failure(payment: Payment, code: str, now: datetime) -> Payment:
 
 
 class VoucherStatus(enum.StrEnum):
-    """A scratch card's state."""
+    """A scratch card's state (``void``: its batch was voided before it was redeemed)."""
 
     ACTIVE = "active"
     REDEEMED = "redeemed"
+    VOID = "void"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,6 +14,8 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -28,6 +30,7 @@ from vending_core.service.core import Core
 from vending_core.service.ports import UnitOfWork
 
 __all__ = [
+    "ACCESS_FIELDS",
     "LOCKOUT",
     "MAX_FAILURES",
     "SESSION_TTL",
@@ -39,6 +42,7 @@ __all__ = [
     "UserUnknownError",
     "UsernameTakenError",
     "authenticate",
+    "change_user_access",
     "create_api_key",
     "create_user",
     "disable_user",
@@ -159,6 +163,7 @@ def user_view(user: AdminUser) -> dict[str, Any]:
         "area": user.area,
         "status": user.status.value,
         "allowed_ips": list(user.allowed_ips),
+        "scopes": list(user.scopes),
         "locked_until": user.locked_until.isoformat() if user.locked_until else None,
     }
 
@@ -242,6 +247,48 @@ async def disable_user(core: Core, actor: AdminUser, remote: str, user_id: int) 
         )
         await uow.commit()
     return user
+
+
+#: What :func:`change_user_access` may change: where and from where a user works, and scopes.
+ACCESS_FIELDS: Final = frozenset({"area", "allowed_ips", "scopes"})
+
+
+async def change_user_access(
+    core: Core, actor: AdminUser, remote: str, user_id: int, changes: Mapping[str, Any]
+) -> AdminUser:
+    """Set a lower-level user's ``area``, ``allowed_ips`` and/or ``scopes`` (audited).
+
+    ``changes`` holds only the fields to change (tuples for the two lists; ``area`` None
+    removes the area). The audit entry ``user.update`` has the user before and after.
+
+    Raises:
+        UserUnknownError: no user ``user_id``.
+        LevelRefusedError: ``actor`` may not manage the user's level (see :func:`may_manage`).
+        ValueError: ``changes`` names another field (a programming error).
+    """
+    if not ACCESS_FIELDS.issuperset(changes):
+        raise ValueError(f"only {sorted(ACCESS_FIELDS)} may be changed, not {sorted(changes)}")
+    async with core.uow() as uow:
+        user = await uow.admin.get_user(user_id)
+        if user is None:
+            raise UserUnknownError(f"no user {user_id}")
+        if not may_manage(actor.level, user.level):
+            raise LevelRefusedError(f"a {actor.level.label} may not change a {user.level.label}")
+        changed = replace(user, **changes)
+        await uow.admin.update_user(changed)
+        await record(
+            uow,
+            core.now(),
+            actor,
+            remote,
+            action="user.update",
+            entity="user",
+            entity_id=str(user_id),
+            before=user_view(user),
+            after=user_view(changed),
+        )
+        await uow.commit()
+    return changed
 
 
 async def _failed(core: Core, uow: UnitOfWork, user_id: int, remote: str) -> None:

@@ -18,11 +18,12 @@ from vending_core.service.admin_records import (
     AuditFilter,
     SalesLine,
 )
+from vending_core.service.masterdata_ports import MasterDataQueries
 
 __all__ = ["AdminRepository"]
 
 
-class AdminRepository(Protocol):
+class AdminRepository(MasterDataQueries, Protocol):
     """Users (unique usernames), sessions by token hash, audit entries (append-only)."""
 
     async def add_user(self, user: AdminUser) -> int:

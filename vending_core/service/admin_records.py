@@ -55,7 +55,12 @@ class UserStatus(enum.StrEnum):
 
 @dataclass(slots=True, kw_only=True)
 class AdminUser:
-    """A member of staff; ``area`` is a vending point code or SGC (None: everywhere)."""
+    """A member of staff; ``area`` is a vending point code or SGC (None: everywhere).
+
+    ``scopes`` are route-name patterns (``reports.*``, ``pos.vend``): when there are any, the
+    user may use only the routes their level allows *and* one pattern matches; empty: every
+    route of their level.
+    """
 
     username: str
     level: AdminLevel
@@ -68,6 +73,7 @@ class AdminUser:
     locked_until: datetime | None = None
     allowed_ips: tuple[str, ...] = ()
     created_by: int | None = None
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

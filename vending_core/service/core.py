@@ -94,6 +94,7 @@ class Core:
         krn: int | None = None,
         ti: int | None = None,
         base_date: int | None = None,
+        dkga: int | None = None,
     ) -> sts.DecoderKey:
         """The meter's decoder key (or the key it would have with other key data).
 
@@ -108,7 +109,7 @@ class Core:
             int(meter.kt),
             meter.base_date if base_date is None else base_date,
             meter.ea,
-            meter.dkga,
+            meter.dkga if dkga is None else dkga,
         )
         cached = self._decoder_keys.get(data)
         if cached is not None:
@@ -193,10 +194,10 @@ async def find_meter_detail(uow: UnitOfWork, number: str, *, lock: bool = False)
 
 
 def ensure_active(meter: Meter) -> None:
-    """Refuse to sell to a blocked meter."""
-    if meter.status is MeterStatus.BLOCKED:
+    """Refuse to sell to a meter that is not active (blocked, or replaced by another)."""
+    if meter.status is not MeterStatus.ACTIVE:
         raise MeterBlocked(
-            f"meter {meter.number} is blocked: {meter.blocked_reason or 'no reason'}"
+            f"meter {meter.number} is {meter.status.value}: {meter.blocked_reason or 'no reason'}"
         )
 
 

@@ -12,7 +12,12 @@ import enum
 from datetime import datetime
 
 import sts
-from vending_core.domain.errors import KeyDataError, ReversalRefused, TransactionNotFound
+from vending_core.domain.errors import (
+    KeyDataError,
+    MeterBlocked,
+    ReversalRefused,
+    TransactionNotFound,
+)
 from vending_core.domain.model import Meter, MeterStatus
 from vending_core.domain.records import (
     IssuedToken,
@@ -172,7 +177,12 @@ async def change_key(
         new_base = meter.base_date if base_date is None else base_date
         old_key = await core.decoder_key(meter)
         new_key = await core.decoder_key(
-            meter, sgc=new_sgc, krn=group.key_revision, ti=new_ti, base_date=new_base
+            meter,
+            sgc=new_sgc,
+            krn=group.key_revision,
+            ti=new_ti,
+            base_date=new_base,
+            dkga=group.dkga,  # the target group's algorithm, which may differ from the old one
         )
         rollover = new_base != meter.base_date
         try:
@@ -300,6 +310,8 @@ async def _set_status(
 ) -> None:
     async with core.uow() as uow:
         meter = await find_meter(uow, meter_number, lock=True)
+        if meter.status is MeterStatus.REPLACED:
+            raise MeterBlocked(f"meter {meter.number} was replaced: it stays out of service")
         meter.status = status
         meter.blocked_reason = reason if status is MeterStatus.BLOCKED else None
         await uow.meters.update(meter)

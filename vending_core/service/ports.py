@@ -18,7 +18,7 @@ Concurrency contract (what makes vending exactly-once across processes):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -29,19 +29,24 @@ from vending_core.domain.model import Customer, Debt, Meter, SupplyGroup, Tariff
 from vending_core.domain.payments import Payment, PaymentEvent, Voucher, WalletEntry
 from vending_core.domain.records import (
     MaintenanceRequest,
+    MaintenanceStatus,
     MeterEvent,
     StoredResponse,
     Vend,
     VendorEntry,
 )
+from vending_core.domain.vouchers import VoucherBatch
 from vending_core.service.admin_ports import AdminRepository
 from vending_core.service.api_records import ApiClient
+from vending_core.service.ledger_ports import LedgerAuditRepository
 from vending_core.service.messaging_records import (
     HeldReport,
     OutboxMessage,
     PhoneProfile,
     ProfileMeter,
 )
+from vending_core.service.report_ports import ReportRepository
+from vending_core.service.shift_ports import ShiftRepository
 
 __all__ = [
     "AdminRepository",
@@ -50,13 +55,16 @@ __all__ = [
     "CustomerRepository",
     "DebtRepository",
     "KeyStore",
+    "LedgerAuditRepository",
     "MaintenanceRepository",
     "MeterDetail",
     "MeterRepository",
     "OutboxRepository",
     "PaymentRepository",
     "ProfileRepository",
+    "ReportRepository",
     "RequestRepository",
+    "ShiftRepository",
     "SupplyGroupRepository",
     "TariffRepository",
     "UnitOfWork",
@@ -194,6 +202,17 @@ class MaintenanceRepository(Protocol):
     async def add(self, request: MaintenanceRequest) -> int: ...
     async def get(self, request_id: int) -> MaintenanceRequest | None: ...
     async def update(self, request: MaintenanceRequest) -> None: ...
+    async def find(
+        self,
+        *,
+        status: MaintenanceStatus | None,
+        meter_id: int | None,
+        engineer: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[MaintenanceRequest]:
+        """A page of requests by id (oldest first), filtered by status, meter and engineer."""
+        ...
 
 
 class PaymentRepository(Protocol):
@@ -271,6 +290,26 @@ class VoucherRepository(Protocol):
     async def add_attempt(self, msisdn: str, at: datetime, *, ok: bool) -> None: ...
     async def failures_since(self, msisdn: str, since: datetime) -> list[datetime]:
         """Times of the msisdn's failed PIN attempts at or after ``since``, oldest first."""
+        ...
+
+    async def add_many(self, vouchers: Sequence[Voucher]) -> None:
+        """Store a batch's cards in one statement (a repeated serial or PIN: nothing stored)."""
+        ...
+
+    async def batches(self, *, limit: int, offset: int) -> list[VoucherBatch]:
+        """A page of batch summaries (one ``GROUP BY``), oldest batch first."""
+        ...
+
+    async def batch(self, batch: str) -> VoucherBatch | None:
+        """The summary of one batch; None if no card belongs to it."""
+        ...
+
+    async def in_batch(self, batch: str, *, limit: int, offset: int) -> list[Voucher]:
+        """A page of the batch's cards in serial order."""
+        ...
+
+    async def void_batch(self, batch: str) -> int:
+        """Make the batch's ACTIVE cards VOID (a conditional update); how many changed."""
         ...
 
 
@@ -379,6 +418,12 @@ class UnitOfWork(Protocol):
     def api_clients(self) -> ApiClientRepository: ...
     @property
     def admin(self) -> AdminRepository: ...
+    @property
+    def ledger_audit(self) -> LedgerAuditRepository: ...
+    @property
+    def shifts(self) -> ShiftRepository: ...
+    @property
+    def reports(self) -> ReportRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -10,6 +10,9 @@ from vending_core.service.admin_records import AdminLevel
 
 #: Values for the path parameters of the matrix requests (nothing exists under them).
 _PATH_VALUES = {"user_id": "999999", "customer_id": "999999", "number": "00000000000"}
+_PATH_VALUES |= {"code": "NO-SUCH", "sgc": "999999", "krn": "1", "debt_id": "999999"}
+_PATH_VALUES |= {"shift_id": "999999", "maintenance_id": "999999"}  # shifts, maintenance
+_PATH_VALUES["batch"] = "NO-SUCH-BATCH"  # voucher batches
 
 
 def _path(template: str) -> str:

@@ -17,7 +17,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from config.gateway import GatewaySettings, SmsSettings
 from config.settings import Settings
 from gateway.serve import WorkersRefused, check_workers
 from gateway.simulate import simulator
@@ -134,20 +133,10 @@ async def test_two_workers_serve_one_port_survive_a_kill_and_stop_on_sigterm(
     [
         (Settings(database_url="sqlite+aiosqlite:///x.sqlite3"), "needs PostgreSQL"),
         (Settings(database_url="postgresql+asyncpg://h/db"), "needs the Redis session store"),
-        (
-            Settings(
-                database_url="postgresql+asyncpg://h/db",
-                gateway=GatewaySettings(
-                    redis_url="redis://h",
-                    sms=SmsSettings(smpp_binds=({"host": "smsc"},)),
-                ),
-            ),
-            "SMPP binds",
-        ),
     ],
 )
 def test_workers_refused_where_state_is_not_shared(settings: Settings, refusal: str) -> None:
-    """More than one worker needs PostgreSQL, Redis sessions and no SMPP binds; one needs none."""
+    """More than one worker needs PostgreSQL and Redis sessions; one worker needs neither."""
     check_workers(settings, 1)
     with pytest.raises(WorkersRefused, match=refusal):
         check_workers(settings, 2)

@@ -9,6 +9,7 @@ import pytest
 import sts
 from tests.support.core_world import SGC, World
 from vending_core.domain.errors import FreeBasicNotDue, ReversalRefused, TidExhausted
+from vending_core.domain.model import SupplyGroup
 from vending_core.domain.records import TokenKind, VendStatus
 from vending_core.service.core import key_ref_for
 from vending_core.service.operations import (
@@ -133,6 +134,34 @@ async def test_sgc_change_uses_a_three_token_set(world: World) -> None:
     results = [meter.enter(t.token).result for t in change.tokens]
     assert results == [R.KCT1_ACCEPTED, R.KCT1_ACCEPTED, R.KCT2_ACCEPTED]
     assert meter.sgc == "201458"
+    sale = await vend_credit(world.core, world.next_request(), world.meter_number, 10_000)
+    assert meter.enter(sale.tokens[0].token).result is R.ACCEPT
+
+
+async def test_key_change_to_a_group_with_another_derivation_algorithm(world: World) -> None:
+    """DKGA04 group 201457 -> DKGA02 group 300001: the new key is derived with DKGA02.
+
+    DKGA02 takes an 8-byte vending key (DKGA04 a longer one), so deriving the new key with
+    the meter's old algorithm would fail; the set carries the DKGA02 key and a later credit
+    token, made with that key, loads on the reference meter.
+    """
+    await world.core.keys.store(key_ref_for("300001", 1), bytes.fromhex("ABABABABABABABAB"))
+    async with world.core.uow() as uow:
+        await uow.supply_groups.add(
+            SupplyGroup(
+                sgc="300001",
+                name="DKGA02 group",
+                key_ref=key_ref_for("300001", 1),
+                dkga=2,
+                key_revision=1,
+                base_date=2014,
+            )
+        )
+        await uow.commit()
+    meter = world.reference_meter()
+    change = await change_key(world.core, world.next_request(), world.meter_number, sgc="300001")
+    results = [meter.enter(t.token).result for t in change.tokens]
+    assert results == [R.KCT1_ACCEPTED, R.KCT1_ACCEPTED, R.KCT2_ACCEPTED]
     sale = await vend_credit(world.core, world.next_request(), world.meter_number, 10_000)
     assert meter.enter(sale.tokens[0].token).result is R.ACCEPT
 
