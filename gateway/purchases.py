@@ -42,6 +42,9 @@ __all__ = ["Purchases", "token_params", "token_sms"]
 _log = logging.getLogger(__name__)
 _POLL: Final = 0.1  #: seconds between database checks while a hop waits for its token
 _NO_WAIT: Final = frozenset({"mpesa"})
+#: How far back maintenance looks for vends whose token SMS was never queued (payments made
+#: since then; a vend later than that after its payment, and a crash just then, is not seen).
+TOKEN_SMS_SWEEP: Final = timedelta(hours=1)
 _FAILED: Final = frozenset(
     {PaymentStatus.FAILED, PaymentStatus.ABANDONED, PaymentStatus.EXPIRED, PaymentStatus.CONFLICT}
 )
@@ -238,6 +241,13 @@ class Purchases:
         retried = await payments.retry_paid_not_vended(self.core, now=self._clock())
         for payment in (*polled, *retried):
             await self._after(payment)
+        async with self.core.read_uow() as uow:
+            unsent = await uow.payments.vended_without_token_sms(
+                created_since=self._clock() - TOKEN_SMS_SWEEP
+            )
+        for payment in unsent:  # a crash came between the vend's COMMIT and its SMS
+            _log.warning("token SMS of vend %s re-queued", payment.vend_id)
+            await self._queue_token_sms(payment)
 
     # ------------------------------------------------------------------ SMS
 

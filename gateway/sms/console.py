@@ -9,6 +9,7 @@ tokens (ARCHITECTURE.md rule 7).
 from __future__ import annotations
 
 import itertools
+import secrets
 from typing import TextIO
 
 from vending_core.service.sms_ports import OutboundSms, SendOutcome
@@ -19,9 +20,12 @@ __all__ = ["ConsoleSmsSender"]
 class ConsoleSmsSender:
     """``SmsSender`` that writes ``SMS to +<number>: <text>`` lines to ``stream``."""
 
-    def __init__(self, stream: TextIO, name: str = "console") -> None:
+    def __init__(self, stream: TextIO, name: str = "console", *, run: str | None = None) -> None:
         self._stream = stream
         self._name = name
+        # Ids must be unique per provider across processes and restarts (the outbox keys
+        # delivery reports on them): a random run id, then a counter.
+        self._run = run or secrets.token_hex(4)
         self._ids = itertools.count(1)
 
     @property
@@ -31,7 +35,7 @@ class ConsoleSmsSender:
 
     async def send(self, message: OutboundSms) -> SendOutcome:
         """Print the message; a stream that cannot be written is a retryable failure."""
-        message_id = f"console-{next(self._ids)}"
+        message_id = f"console-{self._run}-{next(self._ids)}"
         try:
             self._stream.write(f"SMS to +{message.to} [{message_id}]: {message.text}\n")
             self._stream.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 
 from vending_core.service.sms_ports import OutboundSms, SendOutcome
 
@@ -14,11 +15,13 @@ class MemorySmsSender:
 
     :meth:`down` makes every send fail as a connection failure would (retryable) until
     :meth:`up`; :meth:`refuse` makes sends to one number fail for good, as a provider refusing
-    an invalid number does. Message ids are ``mem-1``, ``mem-2``...
+    an invalid number does. Message ids are ``mem-<run>-1``, ``mem-<run>-2``... (``<run>``
+    random per sender, so ids stay unique across processes and restarts).
     """
 
-    def __init__(self, name: str = "memory") -> None:
+    def __init__(self, name: str = "memory", *, run: str | None = None) -> None:
         self._name = name
+        self._run = run or secrets.token_hex(4)
         self._down = False
         self._refused: dict[str, str] = {}
         self._ids = itertools.count(1)
@@ -55,4 +58,4 @@ class MemorySmsSender:
         if message.to in self._refused:
             return SendOutcome.refused(self._refused[message.to], "refused")
         self.sent.append(message)
-        return SendOutcome.sent(f"mem-{next(self._ids)}", "Success")
+        return SendOutcome.sent(f"mem-{self._run}-{next(self._ids)}", "Success")

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.contract.conftest import Backend
+from tests.contract.conftest import AddMeter, Backend
+from tests.contract.test_repositories import make_vend
 from vending_core.adapters.errors import ConstraintViolation
 from vending_core.adapters.memory_payments import DuplicateRowError
 from vending_core.domain.payments import (
@@ -25,6 +26,7 @@ from vending_core.domain.payments import (
     VoucherStatus,
     WalletEntry,
 )
+from vending_core.service import outbox
 
 T0 = datetime(2026, 11, 25, 8, 0, 0, 123456, tzinfo=UTC)
 DUPLICATE = (DuplicateRowError, ConstraintViolation)
@@ -250,3 +252,42 @@ async def test_concurrent_redemptions_redeem_once(backend: Backend) -> None:
             return won
 
     assert sum(await asyncio.gather(*(redeem(n) for n in range(20)))) == 1
+
+
+async def test_vended_payments_whose_token_sms_was_never_queued(
+    backend: Backend, add_meter: AddMeter
+) -> None:
+    """Only VENDED phone payments since the cut-off with no ``vend:<id>:token`` outbox row.
+
+    Five vended payments, made at T0 + 1..5 min, each with its own vend: #1 is before the
+    cut-off (T0 + 2 min); #2 has its token SMS queued; #3 is an API sale (the client got the
+    token in the answer); #4 and #5 have no SMS. So: #4, #5 (oldest first), and #4 alone with
+    ``limit=1``. A PAID payment (#6, no vend) is never listed.
+    """
+    async with backend.new_uow() as uow:
+        meter_id = await add_meter(uow)
+        vend_ids = [
+            await uow.vends.add(make_vend(meter_id, request_id=f"v{n}", tids=(100 + n,)))
+            for n in range(1, 6)
+        ]
+        for n, vend_id in enumerate(vend_ids, start=1):
+            channel = "api" if n == 3 else "ussd"
+            await uow.payments.add(
+                payment(n, status=PaymentStatus.VENDED, vend_id=vend_id, channel=channel)
+            )
+        await uow.payments.add(payment(6))
+        await outbox.enqueue_sms(
+            uow,
+            dedupe_key=outbox.token_sms_key(vend_ids[1]),
+            msisdn="254712345678",
+            text="Token 1234",
+            kind="token",
+            now=T0,
+        )
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        since = T0 + timedelta(minutes=2)
+        found = await uow.payments.vended_without_token_sms(created_since=since)
+        assert [p.id for p in found] == [payment(4).id, payment(5).id]
+        first = await uow.payments.vended_without_token_sms(created_since=since, limit=1)
+        assert [p.id for p in first] == [payment(4).id]

@@ -340,7 +340,10 @@ class MemoryUnitOfWork:
         self.maintenance = _Maintenance(tables)
         self.outbox = MemoryOutbox(tables.messaging)
         self.profiles = MemoryProfiles(tables.messaging)
-        self.payments = MemoryPaymentRepository(tables.payment_tables)
+        self.payments = MemoryPaymentRepository(
+            tables.payment_tables,
+            lambda: {m.dedupe_key for m in tables.messaging.outbox.values()},
+        )
         self.wallets = MemoryWalletRepository(tables.payment_tables)
         self.vouchers = MemoryVoucherRepository(tables.payment_tables)
         self.agents = MemoryAgentRepository(

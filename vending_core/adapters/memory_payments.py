@@ -7,7 +7,7 @@ with everything else. The unique keys of the SQL schema are checked here too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -58,8 +58,9 @@ def _unique_keys(payment: Payment) -> set[tuple[str, ...]]:
 class MemoryPaymentRepository:
     """``ports.PaymentRepository`` over :class:`PaymentTables` (payments are frozen values)."""
 
-    def __init__(self, tables: PaymentTables) -> None:
+    def __init__(self, tables: PaymentTables, queued_keys: Callable[[], set[str]] = set) -> None:
         self._t = tables
+        self._queued_keys = queued_keys  #: the outbox's dedupe keys (the memory unit of work's)
 
     def _check_unique(self, payment: Payment) -> None:
         mine = _unique_keys(payment)
@@ -133,6 +134,21 @@ class MemoryPaymentRepository:
     async def paid_not_vended(self, *, limit: int = 100) -> list[Payment]:
         """PAID payments."""
         return self._where(PaymentStatus.PAID, limit)
+
+    async def vended_without_token_sms(
+        self, *, created_since: datetime, limit: int = 100
+    ) -> list[Payment]:
+        """VENDED phone payments since ``created_since`` whose token SMS is not queued."""
+        queued = self._queued_keys()
+        found = self._where(PaymentStatus.VENDED, len(self._t.payments))
+        return [
+            p
+            for p in found
+            if p.created_at >= created_since
+            and p.channel != "api"
+            and p.vend_id is not None
+            and f"vend:{p.vend_id}:token" not in queued
+        ][:limit]
 
 
 class MemoryWalletRepository:

@@ -16,9 +16,21 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
+from vending_core.adapters import tables_messaging as tm
 from vending_core.adapters import tables_payments as t
 from vending_core.adapters.driver import Row, Statement
 from vending_core.adapters.sqlbase import (
@@ -97,6 +109,19 @@ _EXPIRING = Statement(
 _IN_STATUS = Statement(
     select_where(t.payments, "status").order_by(*_ORDER).limit(bindparam("k_limit"))
 )
+# The token SMS's dedupe key, as vending_core.service.outbox.token_sms_key writes it.
+_TOKEN_SMS_KEY = literal("vend:") + cast(t.payments.c.vend_id, String) + literal(":token")
+_WITHOUT_TOKEN_SMS = Statement(
+    select_where(t.payments, "status")
+    .where(
+        t.payments.c.created_at >= bindparam("k_since"),
+        t.payments.c.channel != "api",
+        t.payments.c.vend_id.is_not(None),
+        ~exists().where(tm.sms_outbox.c.dedupe_key == _TOKEN_SMS_KEY),
+    )
+    .order_by(*_ORDER)
+    .limit(bindparam("k_limit"))
+)
 _EVENT_INSERT = insert_into(t.payment_events, skip=("id",))
 _EVENTS = Statement(select_where(t.payment_events, "payment_id").order_by(t.payment_events.c.id))
 
@@ -166,6 +191,18 @@ class SqlPaymentRepository(Repository):
     async def paid_not_vended(self, *, limit: int = 100) -> list[Payment]:
         """PAID payments, oldest first."""
         rows = await self._all(_IN_STATUS, k_status=PaymentStatus.PAID.value, k_limit=limit)
+        return [_payment(row) for row in rows]
+
+    async def vended_without_token_sms(
+        self, *, created_since: datetime, limit: int = 100
+    ) -> list[Payment]:
+        """VENDED phone payments since ``created_since`` whose token SMS is not queued."""
+        rows = await self._all(
+            _WITHOUT_TOKEN_SMS,
+            k_status=PaymentStatus.VENDED.value,
+            k_since=created_since,
+            k_limit=limit,
+        )
         return [_payment(row) for row in rows]
 
 

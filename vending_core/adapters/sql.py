@@ -101,6 +101,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _closed(connection: AsyncConnection) -> bool:
+    """Whether the driver's connection is closed (asyncpg knows; sqlite3 connections are not)."""
+    sync = connection.sync_connection
+    pooled = sync.connection if sync else None
+    is_closed = getattr(getattr(pooled, "driver_connection", None), "is_closed", None)
+    return bool(is_closed()) if callable(is_closed) else False
+
+
 class SqlUnitOfWork:
     """``ports.UnitOfWork`` over one pooled connection of ``engine``.
 
@@ -210,10 +218,12 @@ class SqlUnitOfWork:
         ended = False
         try:
             await session.rollback()
-            ended = not session.in_transaction()
+            ended = not session.in_transaction() and not _closed(connection)
         finally:
             if not ended:
-                # Never hand a connection that may still be in a transaction to the pool.
+                # Never hand a connection that may still be in a transaction, or that the
+                # server or the network closed (it would fail every later unit of work that
+                # drew it), back to the pool.
                 await connection.invalidate()
             await connection.close()
 

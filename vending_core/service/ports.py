@@ -251,6 +251,17 @@ class PaymentRepository(Protocol):
         """PAID payments (money taken, no vend stored), oldest first."""
         ...
 
+    async def vended_without_token_sms(
+        self, *, created_since: datetime, limit: int = 100
+    ) -> list[Payment]:
+        """Phone payments vended without their token SMS in the outbox, oldest first.
+
+        VENDED payments made since ``created_since``, not on the ``api`` channel, with no
+        outbox row under the vend's dedupe key (``vend:<id>:token``). Empty unless a process
+        died between committing a vend and queueing its SMS.
+        """
+        ...
+
 
 class WalletRepository(Protocol):
     """Customer wallets: a balance per msisdn and its append-only ledger.

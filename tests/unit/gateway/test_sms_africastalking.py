@@ -15,6 +15,7 @@ import pytest
 from gateway.sms.africastalking import AfricasTalkingSms, parse_delivery_report
 from gateway.sms.console import ConsoleSmsSender
 from gateway.sms.errors import MalformedDeliveryReport
+from gateway.sms.memory import MemorySmsSender
 from tests.support.fake_africastalking import FakeAfricasTalking
 from vending_core.service.sms_ports import OutboundSms
 
@@ -190,12 +191,22 @@ def test_parse_delivery_report_defaults_optional_fields() -> None:
 async def test_console_sender_prints_the_whole_message() -> None:
     """The developer's console shows number, id and the text with its token."""
     stream = io.StringIO()
-    sender = ConsoleSmsSender(stream)
+    sender = ConsoleSmsSender(stream, run="ab12cd34")
     outcome = await sender.send(SMS)
     assert outcome.accepted
     assert stream.getvalue() == (
-        "SMS to +254712345678 [console-1]: Token 1234-5678-9012-3456-7890\n"
+        "SMS to +254712345678 [console-ab12cd34-1]: Token 1234-5678-9012-3456-7890\n"
     )
+
+
+async def test_console_and_memory_ids_differ_between_senders() -> None:
+    """Two senders (two processes, or one restarted) never hand out the same message id."""
+    first, second = ConsoleSmsSender(io.StringIO()), ConsoleSmsSender(io.StringIO())
+    assert (await first.send(SMS)).provider_message_id != (
+        await second.send(SMS)
+    ).provider_message_id
+    one, other = MemorySmsSender(), MemorySmsSender()
+    assert (await one.send(SMS)).provider_message_id != (await other.send(SMS)).provider_message_id
 
 
 async def test_console_sender_on_a_closed_stream_is_retryable() -> None:
