@@ -53,9 +53,13 @@ async def _create(request: web.Request) -> web.StreamResponse:
     body = CustomerCreate.model_validate_json(await request.read())
     customer = Customer(**{**body.model_dump(), "phones": tuple(body.phones)})
     async with request.config_dict[ADMIN_CORE].uow() as uow:
+        taken = problem(409, "account-taken", "Another customer has this account number.")
         if await uow.customers.get_by_account(body.account_number) is not None:
-            return problem(409, "account-taken", "Another customer has this account number.")
-        customer.id = await uow.customers.add(customer)
+            return taken
+        try:
+            customer.id = await uow.customers.add(customer)
+        except ValueError:  # a concurrent create took the account number after the check
+            return taken
         await uow.commit()
     await audit(request, "customer.create", "customer", customer.id, after=_view(customer))
     return web.json_response(_view(customer), status=201)

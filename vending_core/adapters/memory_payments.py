@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 
-class DuplicateRowError(Exception):
+class DuplicateRowError(ValueError):
     """A row would repeat a unique key (the database would refuse it)."""
 
 

@@ -19,9 +19,10 @@ named in the request does not exist), :class:`AlreadyExistsError` (a unique key 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import sts
 from sts.identifiers import check_krn, check_sgc
@@ -41,6 +42,7 @@ __all__ = [
     "TopUp",
     "VendorChange",
     "add_tariff_version",
+    "added",
     "check_tariff",
     "create_supply_group",
     "create_tariff",
@@ -49,6 +51,8 @@ __all__ = [
     "top_up",
     "update_vendor",
 ]
+
+_T = TypeVar("_T")
 
 #: The length of a supply group's vending key per key derivation algorithm (DKGA).
 VENDING_KEY_BYTES = {2: 8, 4: 20}
@@ -69,6 +73,20 @@ class NotFoundError(MasterDataError):
 
 class AlreadyExistsError(MasterDataError):
     """A unique key (tariff code, SGC, meter number, vendor code, key revision) is taken."""
+
+
+async def added(add: Awaitable[_T], code: str, message: str) -> _T:
+    """``await add``; a store refusing it as a duplicate becomes :class:`AlreadyExistsError`.
+
+    The callers check for the key first, but two concurrent creates can both pass that check:
+    the unique index then refuses the second (the SQL adapters raise ``ConstraintViolation``,
+    a ``ValueError``, as the memory twins do), which is answered like the check's refusal
+    instead of as a server error.
+    """
+    try:
+        return await add
+    except ValueError as exc:
+        raise AlreadyExistsError(code, message) from exc
 
 
 class InvalidDataError(MasterDataError):
@@ -117,7 +135,7 @@ async def create_tariff(core: Core, draft: Tariff) -> Tariff:
     async with core.uow() as uow:
         if await uow.tariffs.current(tariff.code) is not None:
             raise AlreadyExistsError("tariff-exists", f"tariff {tariff.code} exists")
-        await uow.tariffs.add(tariff)
+        await added(uow.tariffs.add(tariff), "tariff-exists", f"tariff {tariff.code} exists")
         await uow.commit()
     return tariff
 
@@ -135,7 +153,8 @@ async def add_tariff_version(core: Core, draft: Tariff) -> tuple[Tariff, Tariff]
             raise InvalidDataError("tariff-invalid", "a tariff's utility cannot change")
         tariff = replace(draft, version=current.version + 1)
         check_tariff(tariff)
-        await uow.tariffs.add(tariff)
+        taken = f"version {tariff.version} of tariff {tariff.code} was stored meanwhile; retry"
+        await added(uow.tariffs.add(tariff), "tariff-version-taken", taken)
         await uow.commit()
     return current, tariff
 
@@ -162,7 +181,8 @@ async def create_supply_group(core: Core, draft: SupplyGroup) -> SupplyGroup:
     async with core.uow() as uow:
         if await uow.supply_groups.get(group.sgc) is not None:
             raise AlreadyExistsError("supply-group-exists", f"supply group {group.sgc} exists")
-        await uow.supply_groups.add(group)
+        taken = f"supply group {group.sgc} exists"
+        await added(uow.supply_groups.add(group), "supply-group-exists", taken)
         await uow.commit()
     return group
 
@@ -232,7 +252,8 @@ async def create_vendor(core: Core, draft: Vendor) -> Vendor:
         await _check_vendor(uow, vendor)
         if await uow.vendors.get_by_code(vendor.code) is not None:
             raise AlreadyExistsError("vendor-exists", f"vendor {vendor.code} exists")
-        vendor.id = await uow.vendors.add(vendor)
+        taken = f"vendor {vendor.code} exists"
+        vendor.id = await added(uow.vendors.add(vendor), "vendor-exists", taken)
         await uow.commit()
     return vendor
 

@@ -32,6 +32,7 @@ from vending_core.service.masterdata import (
     InvalidDataError,
     NotFoundError,
     StateConflictError,
+    added,
     supply_group,
 )
 from vending_core.service.ports import UnitOfWork
@@ -173,7 +174,8 @@ async def install_meter(
             uow, new, tariff_code=tariff_code, customer_id=customer_id, core=core
         )
         meter.fbe_registered = fbe_registered
-        meter.id = await uow.meters.add(meter)
+        taken = f"meter {meter.number} is registered"
+        meter.id = await added(uow.meters.add(meter), "meter-exists", taken)
         await _event(uow, core, meter, ("installed", f"tariff {tariff_code}", actor))
         await uow.commit()
     return meter
@@ -219,7 +221,8 @@ async def replace_meter(
         meter.fbe_registered, meter.last_fbe_month = old.fbe_registered, old.last_fbe_month
         meter.month, meter.month_tenths = old.month, old.month_tenths
         meter.charged_up_to, meter.charges_owing = old.charged_up_to, old.charges_owing
-        meter.id = await uow.meters.add(meter)
+        taken = f"meter {meter.number} is registered"
+        meter.id = await added(uow.meters.add(meter), "meter-exists", taken)
         for debt in await uow.debts.for_meter(_meter_id(old)):
             await uow.debts.update(replace(debt, meter_id=meter.id))
         old.status, old.customer_id = MeterStatus.REPLACED, None

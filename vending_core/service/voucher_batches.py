@@ -77,7 +77,12 @@ async def issue_batch(  # noqa: PLR0917 - every input of a batch, explicit
     async with uow_factory() as uow:
         if await uow.vouchers.batch(batch) is not None:
             raise VoucherBatchExists(f"a batch named {batch!r} exists; choose another name")
-        await uow.vouchers.add_many(vouchers)
+        try:
+            await uow.vouchers.add_many(vouchers)
+        except ValueError as exc:  # a concurrent issue of the same name won the serials
+            raise VoucherBatchExists(
+                f"a batch named {batch!r} exists; choose another name"
+            ) from exc
         await uow.commit()
     return cards
 
