@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from vending_core.adapters.admin_sql import SqlAdminRepository
 from vending_core.adapters.agents_sql import SqlAgentRepository
 from vending_core.adapters.api_sql import SqlApiClientRepository
-from vending_core.adapters.driver import driver_for
+from vending_core.adapters.driver import Driver, driver_for
 from vending_core.adapters.errors import (
     ConstraintViolation,
     DuplicateTid,
@@ -64,7 +64,7 @@ from vending_core.adapters.payments_sql import (
     SqlVoucherRepository,
     SqlWalletRepository,
 )
-from vending_core.adapters.reader import ReadDriver, SqliteReader
+from vending_core.adapters.reader import AutocommitReads, ReadDriver, SqliteReader
 from vending_core.adapters.reports_sql import SqlReportRepository
 from vending_core.adapters.repositories import (
     SqlCustomerRepository,
@@ -157,12 +157,14 @@ class SqlUnitOfWork:
         observe: Observer | None = None,
         group: GroupCommit | None = None,
         reader: SqliteReader | None = None,
+        read_only: bool = False,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._observe = observe if observe is not None or not engine.echo else _log_statement
         self._group = group
         self._reader = reader
+        self._read_only = read_only
         self._turns: TurnDriver | None = None
         self._connection: AsyncConnection | None = None
         self._session: Session | None = None
@@ -190,7 +192,9 @@ class SqlUnitOfWork:
             # switch (which ``get_raw_connection`` would cost).
             sync = connection.sync_connection
             pooled = sync.connection if sync else await connection.get_raw_connection()
-            driver = driver_for(connection.dialect, pooled.driver_connection)
+            driver: Driver = driver_for(connection.dialect, pooled.driver_connection)
+            if self._read_only:
+                driver = AutocommitReads(driver)
         except BaseException:
             await connection.close()
             raise
@@ -285,11 +289,16 @@ def sql_reader_factory(
 ) -> tuple[Callable[[], SqlUnitOfWork], SqliteReader | None]:
     """A factory of read-only units of work, and what to close before disposing the engine.
 
-    On SQLite they share one connection and read inline (:mod:`vending_core.adapters.reader`);
-    elsewhere they are ordinary units of work (PostgreSQL readers never wait for writers).
+    On SQLite they share one connection and read inline; elsewhere each takes a pooled
+    connection and reads in autocommit, without BEGIN and COMMIT
+    (:mod:`vending_core.adapters.reader`).
     """
     if engine.dialect.name != "sqlite":
-        return sql_uow_factory(engine, clock=clock, observe=observe), None
+
+        def reads() -> SqlUnitOfWork:
+            return SqlUnitOfWork(engine, clock=clock, observe=observe, read_only=True)
+
+        return reads, None
     reader = SqliteReader(engine)
 
     def factory() -> SqlUnitOfWork:
