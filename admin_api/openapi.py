@@ -291,9 +291,11 @@ def document() -> dict[str, Any]:
     for name, op in OPERATIONS.items():
         paths.setdefault(op.path, {})[op.method] = _operation(name, op)
     bodies = {op.body for op in OPERATIONS.values() if op.body is not None}
-    schemas = {
-        model.__name__: model.model_json_schema(ref_template=_REF + "{model}") for model in bodies
-    }
+    schemas: dict[str, Any] = {}
+    for model in sorted(bodies, key=lambda m: m.__name__):
+        schema = model.model_json_schema(ref_template=_REF + "{model}")
+        schemas.update(schema.pop("$defs", {}))  # nested models (a tariff's blocks...)
+        schemas[model.__name__] = schema
     return {
         "openapi": "3.1.0",
         "info": {"title": "Vendgate admin API", "version": "1.0.0"},

@@ -6,9 +6,11 @@ states the status and body of every success and the schemathesis property test
 forbid unknown fields (``additionalProperties: false``): a field added to a handler must be
 added here too, or the property test fails.
 
-:data:`RESPONSES` maps a route name to its success statuses and their media types. A route
-without an entry is documented as ``2XX`` without a body schema. Every route also documents
-``4XX`` and ``5XX`` as RFC 9457 problem JSON.
+:data:`RESPONSES` maps a route name to its success statuses and their media types (the
+reports' models are in :mod:`admin_api.responses_reports`, the master-data and operations
+routes' in :mod:`admin_api.responses_more`). A route without an entry would be documented as
+``2XX`` without a body schema (every route has one). Every route also documents ``4XX`` and
+``5XX`` as RFC 9457 problem JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +23,42 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from admin_api.models import LevelName
+from admin_api.responses_more import (
+    DebtPage,
+    DebtView,
+    KeyStoredAnswer,
+    MaintenancePage,
+    MaintenanceView,
+    MeterRecord,
+    MeterReplaced,
+    NewVoucherBatch,
+    ShiftPage,
+    ShiftReport,
+    ShiftView,
+    SupplyGroupDetail,
+    SupplyGroupPage,
+    SupplyGroupView,
+    TariffHistory,
+    TariffPage,
+    TariffView,
+    TopUpAnswer,
+    VendorEntryPage,
+    VendorPage,
+    VendorView,
+    VoucherBatchDetail,
+    VoucherBatchPage,
+    VoucherBatchVoided,
+)
+from admin_api.responses_reports import (
+    AbnormalReport,
+    DebtRecoveryReport,
+    FreeIssueReport,
+    MaintenanceReport,
+    ReconciliationReport,
+    ReprintReport,
+    ReversalReport,
+    VendingReport,
+)
 from vending_core.domain.model import MeterStatus
 from vending_core.domain.records import TokenKind, VendKind, VendStatus
 from vending_core.service.admin_records import UserStatus
@@ -277,12 +315,18 @@ _DOCUMENT: Final = {
     "properties": {"openapi": {"const": "3.1.0"}},
 }
 _CSV: Final = {"type": "string", "description": "RFC 4180 CSV with a header row"}
+_CARDS_CSV: Final = {"type": "string", "description": "RFC 4180 CSV: serial,pin"}
 
 Content = dict[str, type[BaseModel] | dict[str, Any]]  #: media type -> model or raw schema
 
 
 def _json(model: type[BaseModel]) -> Content:
     return {"application/json": model}
+
+
+def _report(model: type[BaseModel]) -> dict[str, Content]:
+    """200 with the report as JSON, or as CSV with ``format=csv``."""
+    return {"200": {**_json(model), "text/csv": _CSV}}
 
 
 #: Route name -> success status -> content (an empty content: no body).
@@ -310,6 +354,49 @@ RESPONSES: Final[dict[str, dict[str, Content]]] = {
     "pos.reprint": {"200": _json(ReprintAnswer)},
     "pos.reverse": {"200": _json(Receipt)},
     "reports.sales": {"200": {**_json(SalesReport), "text/csv": _CSV}},
+    "reports.vending": _report(VendingReport),
+    "reports.free_issue": _report(FreeIssueReport),
+    "reports.debt": _report(DebtRecoveryReport),
+    "reports.reversals": _report(ReversalReport),
+    "reports.reprints": _report(ReprintReport),
+    "reports.maintenance": _report(MaintenanceReport),
+    "reports.reconciliation": _report(ReconciliationReport),
+    "reports.abnormal": _report(AbnormalReport),
+    "tariffs.list": {"200": _json(TariffPage)},
+    "tariffs.get": {"200": _json(TariffHistory)},
+    "tariffs.create": {"201": _json(TariffView)},
+    "tariffs.add_version": {"201": _json(TariffView)},
+    "supply_groups.list": {"200": _json(SupplyGroupPage)},
+    "supply_groups.get": {"200": _json(SupplyGroupDetail)},
+    "supply_groups.create": {"201": _json(SupplyGroupView)},
+    "supply_groups.set_key": {"201": _json(KeyStoredAnswer)},
+    "meters.install": {"201": _json(MeterRecord)},
+    "meters.update": {"200": _json(MeterRecord)},
+    "meters.replace": {"201": _json(MeterReplaced)},
+    "debts.list": {"200": _json(DebtPage)},
+    "debts.create": {"201": _json(DebtView)},
+    "debts.update": {"200": _json(DebtView)},
+    "vendors.list": {"200": _json(VendorPage)},
+    "vendors.get": {"200": _json(VendorView)},
+    "vendors.create": {"201": _json(VendorView)},
+    "vendors.update": {"200": _json(VendorView)},
+    "vendors.top_up": {"200": _json(TopUpAnswer), "201": _json(TopUpAnswer)},  # 200: replay
+    "vendors.entries": {"200": _json(VendorEntryPage)},
+    "engineering.token": {"200": _json(Receipt), "201": _json(Receipt)},  # 200: replay
+    "meters.key_change": {"200": _json(Receipt), "201": _json(Receipt)},  # 200: replay
+    "maintenance.open": {"201": _json(MaintenanceView)},
+    "maintenance.list": {"200": _json(MaintenancePage)},
+    "maintenance.assign": {"200": _json(MaintenanceView)},
+    "maintenance.resolve": {"200": _json(MaintenanceView)},
+    "shifts.open": {"201": _json(ShiftView)},
+    "shifts.list": {"200": _json(ShiftPage)},
+    "shifts.close": {"200": _json(ShiftView)},
+    "shifts.report": {"200": _json(ShiftReport)},
+    "voucher_batches.list": {"200": _json(VoucherBatchPage)},
+    "voucher_batches.get": {"200": _json(VoucherBatchDetail)},
+    # the PINs as JSON, or as CSV for the printer (?format=csv or Accept: text/csv)
+    "voucher_batches.create": {"201": {**_json(NewVoucherBatch), "text/csv": _CARDS_CSV}},
+    "voucher_batches.void": {"200": _json(VoucherBatchVoided)},
 }
 _DESCRIPTIONS: Final = {"200": "OK", "201": "Created", "204": "No content"}
 

@@ -87,9 +87,9 @@ class VendResult:
     def to_json(self) -> str:
         """Canonical JSON text (sorted keys, no spaces) stored for replay.
 
-        The same text ``dataclasses.asdict`` gives (minus ``replayed``), built without its
-        recursive deep copy, which cost a large share of a vend's Python time; built once
-        (the text stored for replay is the text answered).
+        The same text ``dataclasses.asdict`` gives (minus ``replayed`` and this cache,
+        ``_json``), built without its recursive deep copy, which cost a large share of a
+        vend's Python time; built once (the text stored for replay is the text answered).
         """
         text = self._json
         if text is None:
@@ -153,9 +153,10 @@ class VendResult:
 
 _TOKEN_FIELDS = tuple(f.name for f in fields(TokenLine))
 _LINE_FIELDS = tuple(f.name for f in fields(ReceiptLine))
-#: VendResult fields stored as they are (the rest are converted in ``to_json``).
+#: VendResult fields stored as they are (the rest are converted in ``to_json``; ``_json`` is
+#: its cache, never part of the receipt).
 _PLAIN_FIELDS = tuple(
     f.name
     for f in fields(VendResult)
-    if f.name not in ("replayed", "created_at", "tokens", "lines", "steps")
+    if f.name not in ("replayed", "_json", "created_at", "tokens", "lines", "steps")
 )
