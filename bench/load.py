@@ -361,12 +361,16 @@ def show(run: Run) -> None:
         f"{run.label:12} purchases {data['purchases']:,} in {seconds:.1f} s = "
         f"{run.rate:,.1f}/s, p99 {data['purchase_p99']:.1f} ms"
     )
-    per = 1000 / max(data["purchases"], 1)
-    where = ", ".join(f"{party} {seconds * per:.1f}" for party, seconds in run.cpu.items())
     cores = os.cpu_count() or 1
+    if not data["purchases"]:  # a mix of reports only: nothing to divide by
+        cpu = ", ".join(f"{party} {seconds:.1f} s" for party, seconds in run.cpu.items())
+        print(f"{'':12} CPU: {cpu}; the machine was {data['busy']:.0%} busy (no purchases)")
+        return
+    per = 1000 / data["purchases"]
+    where = ", ".join(f"{party} {seconds * per:.1f}" for party, seconds in run.cpu.items())
     print(
         f"{'':12} CPU ms per purchase: {where}; the machine was {data['busy']:.0%} busy"
-        f" ({cores} cores = {cores * 1000 / max(run.rate, 1e-9):.1f} ms per purchase)"
+        f" ({cores} cores = {cores * 1000 / run.rate:.1f} ms per purchase)"
     )
 
 
