@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from admin_api.areas import area_of_meters
 from admin_api.audit import list_audit
 from admin_api.auth import authorise
 from admin_api.customers import add_customer_routes
@@ -31,7 +32,7 @@ async def _openapi(request: web.Request) -> web.StreamResponse:
 
 def create_admin_app() -> web.Application:
     """The ``/admin/v1`` sub-application (the parent app supplies ``ADMIN_CORE``)."""
-    app = web.Application(middlewares=[authorise, refusals])
+    app = web.Application(middlewares=[authorise, area_of_meters, refusals])
     app.router.add_get("/openapi.json", _openapi, name="openapi")
     add_user_routes(app)
     add_customer_routes(app)
