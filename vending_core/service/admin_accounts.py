@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -225,28 +225,52 @@ async def create_user(
 
 async def disable_user(core: Core, actor: AdminUser, remote: str, user_id: int) -> AdminUser:
     """Disable a user of a lower level (their sessions stop working at once)."""
+    return await _change_user(
+        core,
+        actor,
+        remote,
+        user_id,
+        action="user.disable",
+        change=lambda u: replace(u, status=UserStatus.DISABLED),
+    )
+
+
+async def _change_user(
+    core: Core,
+    actor: AdminUser,
+    remote: str,
+    user_id: int,
+    *,
+    action: str,
+    change: Callable[[AdminUser], AdminUser],
+) -> AdminUser:
+    """Store ``change(user)`` for a user ``actor`` may manage, audited as ``action``.
+
+    Raises:
+        UserUnknownError: no user ``user_id``.
+        LevelRefusedError: ``actor`` may not manage the user's level (see :func:`may_manage`).
+    """
     async with core.uow() as uow:
         user = await uow.admin.get_user(user_id)
         if user is None:
             raise UserUnknownError(f"no user {user_id}")
         if not may_manage(actor.level, user.level):
             raise LevelRefusedError(f"a {actor.level.label} may not change a {user.level.label}")
-        before = user_view(user)
-        user.status = UserStatus.DISABLED
-        await uow.admin.update_user(user)
+        changed = change(user)
+        await uow.admin.update_user(changed)
         await record(
             uow,
             core.now(),
             actor,
             remote,
-            action="user.disable",
+            action=action,
             entity="user",
             entity_id=str(user_id),
-            before=before,
-            after=user_view(user),
+            before=user_view(user),
+            after=user_view(changed),
         )
         await uow.commit()
-    return user
+    return changed
 
 
 #: What :func:`change_user_access` may change: where and from where a user works, and scopes.
@@ -268,27 +292,9 @@ async def change_user_access(
     """
     if not ACCESS_FIELDS.issuperset(changes):
         raise ValueError(f"only {sorted(ACCESS_FIELDS)} may be changed, not {sorted(changes)}")
-    async with core.uow() as uow:
-        user = await uow.admin.get_user(user_id)
-        if user is None:
-            raise UserUnknownError(f"no user {user_id}")
-        if not may_manage(actor.level, user.level):
-            raise LevelRefusedError(f"a {actor.level.label} may not change a {user.level.label}")
-        changed = replace(user, **changes)
-        await uow.admin.update_user(changed)
-        await record(
-            uow,
-            core.now(),
-            actor,
-            remote,
-            action="user.update",
-            entity="user",
-            entity_id=str(user_id),
-            before=user_view(user),
-            after=user_view(changed),
-        )
-        await uow.commit()
-    return changed
+    return await _change_user(
+        core, actor, remote, user_id, action="user.update", change=lambda u: replace(u, **changes)
+    )
 
 
 async def _failed(core: Core, uow: UnitOfWork, user_id: int, remote: str) -> None:
