@@ -70,6 +70,7 @@ from config.settings import Settings
 from gateway import keys
 from gateway.api.client import SigningClient
 from gateway.app import Overrides, create_app
+from gateway.loadgen import VENDOR, raise_demo_float
 from gateway.sms.memory import MemorySmsSender
 from vending_core.adapters.api_secrets import SecretBox
 from vending_core.adapters.compose import sql_core
@@ -81,9 +82,7 @@ from vending_core.service.demo_data import DEMO_METERS, load_demo_data
 
 TARGET_VENDS_PER_SECOND: Final = 300
 TARGET_P99_MS: Final = 200.0
-VENDOR: Final = "DEMO-POS"
 AMOUNT: Final = 1_000  #: R10.00: above every demo tariff's R5.00 minimum
-BIG_FLOAT: Final = 10**12  #: minor units: never exhausted within a run
 POSTGRES: Final = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 _SELF: Final = str(Path(__file__).resolve())  #: run again with --client for the load
 CLIENT_GRACE: Final = 60.0  #: seconds a client may run past its duration before it is killed
@@ -262,11 +261,7 @@ async def _prepare(core: Core, kek: bytes, spread: int) -> tuple[str, str]:
     customer. Returns the key (id, secret).
     """
     async with core.uow() as uow:
-        vendor = await uow.vendors.get_by_code(VENDOR, lock=True)
-        if vendor is None:
-            raise RuntimeError(f"the demo data has no vendor {VENDOR}")
-        vendor.balance = BIG_FLOAT
-        await uow.vendors.update(vendor)
+        await raise_demo_float(uow)
         for number in spread_meters(spread):
             await uow.meters.add(_flat_meter(number))
         await uow.commit()

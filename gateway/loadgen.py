@@ -53,6 +53,7 @@ from vending_core.service.admin_accounts import create_user
 from vending_core.service.admin_records import AdminLevel, AdminUser
 from vending_core.service.api_clients import create_api_client
 from vending_core.service.demo_data import DEMO_METERS, load_demo_data
+from vending_core.service.ports import UnitOfWork
 
 __all__ = [
     "KINDS",
@@ -63,6 +64,7 @@ __all__ = [
     "Purchase",
     "admin_token",
     "prepare_database",
+    "raise_demo_float",
     "run_for",
     "run_purchases",
 ]
@@ -326,6 +328,15 @@ async def run_for(
 # ---------------------------------------------------------------- the database
 
 
+async def raise_demo_float(uow: UnitOfWork) -> None:
+    """Set DEMO-POS's float out of a benchmark's reach (``BIG_FLOAT``), in ``uow``."""
+    vendor = await uow.vendors.get_by_code(VENDOR, lock=True)
+    if vendor is None:
+        raise RuntimeError(f"the demo data has no vendor {VENDOR}")
+    vendor.balance = BIG_FLOAT
+    await uow.vendors.update(vendor)
+
+
 async def prepare_database(
     settings: Settings, *, admin_password: str, raise_float: bool = True
 ) -> Credentials:
@@ -340,11 +351,7 @@ async def prepare_database(
         await load_demo_data(core)
         if raise_float:
             async with core.uow() as uow:
-                vendor = await uow.vendors.get_by_code(VENDOR, lock=True)
-                if vendor is None:
-                    raise RuntimeError(f"the demo data has no vendor {VENDOR}")
-                vendor.balance = BIG_FLOAT
-                await uow.vendors.update(vendor)
+                await raise_demo_float(uow)
                 await uow.commit()
         key = await create_api_client(
             core, SecretBox(settings.key_encryption_key), vendor_code=VENDOR, name="loadgen"
