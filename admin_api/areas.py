@@ -15,13 +15,26 @@ import json
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+import sts
 from admin_api.context import ADMIN_CORE, USER
 from admin_api.problems import problem
+from sts.identifiers import check_sgc
 from vending_core.domain.errors import VendingError
 from vending_core.service.admin_records import AdminLevel
 from vending_core.service.core import Core, find_meter
 
 __all__ = ["area_of_meters"]
+
+
+def _may_be_sgc(area: str | None) -> bool:
+    """Whether ``area`` has the shape of a supply group code (sts.identifiers.check_sgc)."""
+    if area is None:
+        return False
+    try:
+        check_sgc(area)
+    except sts.StsError:
+        return False
+    return True
 
 
 async def _named_meter(request: web.Request) -> str | None:
@@ -55,8 +68,8 @@ async def _outside(core: Core, sgc: str, number: str) -> bool:
 async def area_of_meters(request: web.Request, handler: Handler) -> web.StreamResponse:
     """403 ``out-of-area`` for a meter outside the caller's supply-group area."""
     user = request.get(USER)
-    if user is None or user.area is None or user.level >= AdminLevel.ADMINISTRATOR:
-        return await handler(request)
+    if user is None or not _may_be_sgc(user.area) or user.level >= AdminLevel.ADMINISTRATOR:
+        return await handler(request)  # vending-point areas (DEMO-POS...) cost nothing here
     number = await _named_meter(request)
     if number is not None and await _outside(request.config_dict[ADMIN_CORE], user.area, number):
         return problem(
