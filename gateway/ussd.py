@@ -29,7 +29,7 @@ from gateway.ussd_actions import Performer
 from ussd_menus.codecs import CODECS, Codec, HttpReply
 from ussd_menus.engine import Engine, NeedAction, Reply, hop_key
 from ussd_menus.model import CodecError, SessionClosed, UssdEvent, UssdReply
-from ussd_menus.session import SessionState, SessionStore
+from ussd_menus.session import Held, SessionState, SessionStore
 from ussd_menus.texts import render_text
 
 __all__ = ["UnknownProvider", "UssdGateway", "UssdOutcome"]
@@ -93,9 +93,10 @@ class UssdGateway:
         structlog.contextvars.bind_contextvars(
             channel="ussd", session=first.session_id[:64], phone=hash_msisdn(first.msisdn)
         )
+        peek = _RESUME + first.msisdn if self.resume_window > 0 and not first.route else None
         try:
-            async with self.store.lock(key):
-                return await self._locked_hop(codec, key, body, first)
+            async with self.store.hold(key, peek=peek) as held:
+                return await self._locked_hop(codec, key, body, first, held)
         except CodecError:
             raise
         except Exception:  # the store, the performer or a bug: end politely, never a 5xx
@@ -105,16 +106,15 @@ class UssdGateway:
     async def close(self, closed: SessionClosed) -> None:
         """The provider ended the session: forget it (keep the phone's resume point if dropped)."""
         key = f"{closed.provider}:{closed.session_id}"
-        async with self.store.lock(key):
-            state = await self.store.get(key)
-            await self.store.delete(key)
-        if state is not None and closed.reason in {"success", "release"}:
-            await self.store.delete(_RESUME + state.msisdn)
+        async with self.store.hold(key) as held:
+            held.delete(key)
+            if held.state is not None and closed.reason in {"success", "release"}:
+                held.delete(_RESUME + held.state.msisdn)
 
     async def _locked_hop(
-        self, codec: Codec, key: str, body: bytes, first: UssdEvent
+        self, codec: Codec, key: str, body: bytes, first: UssdEvent, held: Held
     ) -> UssdOutcome:
-        state = await self.store.get(key)
+        state = held.state
         event = first
         if state is not None:
             parsed = codec.parse(body, state.seen, service_code=self.service_code)
@@ -124,7 +124,7 @@ class UssdGateway:
             if event.is_new and state.reply_end:
                 state = None  # the provider opens a new session under an ended one's id
         if state is None:
-            state, resumed = await self._opening(event)
+            state, resumed = self._opening(event, held.peeked)
             if resumed:
                 step: Reply | NeedAction = self._resumed(state, event)
             else:
@@ -138,7 +138,7 @@ class UssdGateway:
         else:
             raise RuntimeError("the menu asked for too many actions in one hop")
         assert isinstance(step, Reply)  # noqa: S101 - the loop above ends only on a Reply
-        await self._store(key, step)
+        self._store(held, key, step)
         kind = "duplicate" if step.duplicate else "hop"
         return UssdOutcome(codec.render(step.reply, event), kind, end=step.reply.end)
 
@@ -152,15 +152,14 @@ class UssdGateway:
         reply = self.engine.render(state)
         return Reply(reply, replace(state, reply_text=reply.text, reply_end=reply.end))
 
-    async def _opening(self, event: UssdEvent) -> tuple[SessionState, bool]:
-        """A new session: fresh, or resumed from the phone's dropped one."""
+    def _opening(self, event: UssdEvent, old: SessionState | None) -> tuple[SessionState, bool]:
+        """A new session: fresh, or resumed from the phone's dropped one (``old``, if any)."""
         fresh = SessionState(
             provider=event.provider, session_id=event.session_id, msisdn=event.msisdn
         )
-        if self.resume_window <= 0 or event.route:
+        if self.resume_window <= 0 or event.route or old is None:
             return fresh, False
-        old = await self.store.get(_RESUME + event.msisdn)
-        if old is None or old.reply_end or old.pending or not old.screen:
+        if old.reply_end or old.pending or not old.screen:
             return fresh, False
         if old.screen == self.engine.menu.root:
             return fresh, False
@@ -175,16 +174,17 @@ class UssdGateway:
         )
         return resumed, True
 
-    async def _store(self, key: str, step: Reply) -> None:
+    def _store(self, held: Held, key: str, step: Reply) -> None:
+        """Stage the hop's writes: made with the lock's release, when the hop ends well."""
         if step.duplicate:
             return
         state = step.session
-        await self.store.set(key, state, self.session_ttl)
+        held.set(key, state, self.session_ttl)
         pointer = _RESUME + state.msisdn
         if state.reply_end:
-            await self.store.delete(pointer)
+            held.delete(pointer)
         elif self.resume_window > 0:
-            await self.store.set(pointer, state, self.resume_window)
+            held.set(pointer, state, self.resume_window)
 
     def _unavailable(self, codec: Codec, event: UssdEvent) -> UssdOutcome:
         text = render_text("en", _UNAVAILABLE, {})

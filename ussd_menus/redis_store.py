@@ -14,6 +14,11 @@ Key layout (under ``prefix``, default ``vendgate:ussd:``), readable by any proce
   ever deletes its own lock. The lease (``lock_timeout``) means a holder that dies (crash,
   SIGKILL, lost network) blocks its session for at most that long.
 
+A hop uses :meth:`RedisSessionStore.hold`: one Lua script takes the lock and reads the session
+and the phone's resume point, a second writes what the hop staged and releases the lock, only
+if the lock is still ours. Two round trips a hop, where lock, get, get, set, set and release
+took six (redis-py spends ~90 us of the gateway's CPU on each).
+
 Exceptions:
 
 * :class:`SessionBusy` (a ``TimeoutError``): the lock was not free within ``lock_wait``.
@@ -39,9 +44,50 @@ from contextlib import asynccontextmanager, suppress
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from ussd_menus.session import SessionState
+from ussd_menus.session import Held, SessionState
 
 __all__ = ["RedisSessionStore", "SessionBusy", "SessionLockLost"]
+
+# KEYS[1] the lock, KEYS[2] the session, KEYS[3] (optional) a key to peek at; ARGV[1] our
+# token, ARGV[2] the lease in ms. Take the lock if it is free and read both values in the same
+# step: false when the lock is taken, else {1, session, peeked} (nil where absent). A value of
+# the wrong type releases the lock again and is answered with Redis's own error.
+_HOLD = """
+if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return false
+end
+local out = {1}
+for i = 2, #KEYS do
+    local value = redis.pcall('get', KEYS[i])
+    if type(value) == 'table' and value.err then
+        redis.call('del', KEYS[1])
+        return value
+    end
+    out[i] = value
+end
+return out
+"""
+
+# KEYS[1] the lock, KEYS[2..] the keys written; ARGV[1] our token, then per written key either
+# 'set', the value, the TTL in ms, or 'del'. Nothing is written unless the lock still holds our
+# token; then the writes and the release happen together. Returns 1, or 0 if the lock was lost.
+_WRITE_AND_RELEASE = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then
+    return 0
+end
+local a = 2
+for i = 2, #KEYS do
+    if ARGV[a] == 'set' then
+        redis.call('set', KEYS[i], ARGV[a + 1], 'PX', ARGV[a + 2])
+        a = a + 3
+    else
+        redis.call('del', KEYS[i])
+        a = a + 1
+    end
+end
+redis.call('del', KEYS[1])
+return 1
+"""
 
 # KEYS[1] the lock, ARGV[1] our token: delete it only if it still holds our token.
 _RELEASE = """
@@ -95,6 +141,8 @@ class RedisSessionStore:
         self._lock_wait = lock_wait
         self._poll = poll_interval
         self._release_script = client.register_script(_RELEASE)
+        self._hold_script = client.register_script(_HOLD)
+        self._write_script = client.register_script(_WRITE_AND_RELEASE)
 
     async def get(self, key: str) -> SessionState | None:
         """The stored session, or None if absent or expired (ValueError if not a session)."""
@@ -102,16 +150,10 @@ class RedisSessionStore:
         try:
             raw: str | bytes | None = await self._client.get(name)
         except ResponseError as exc:
-            if not str(exc).startswith("WRONGTYPE"):  # a hash, list, ... under the key
+            if not _wrong_type(exc):
                 raise
             raise ValueError(f"{name!r} does not hold a stored USSD session: {exc}") from exc
-        if raw is None:
-            return None
-        try:
-            text = raw.decode() if isinstance(raw, bytes) else raw
-            return SessionState.from_json(text)
-        except ValueError as exc:  # UnicodeDecodeError is a ValueError too
-            raise ValueError(f"{name!r} does not hold a stored USSD session: {exc}") from exc
+        return _decoded(name, raw)
 
     async def set(self, key: str, state: SessionState, ttl: float) -> None:
         """Store ``state`` for ``ttl`` seconds (ValueError unless ``ttl`` is positive, finite)."""
@@ -145,6 +187,58 @@ class RedisSessionStore:
                 f"(lease {self._lease_ms} ms); another hop may have run meanwhile"
             )
 
+    @asynccontextmanager
+    async def hold(self, key: str, *, peek: str | None = None) -> AsyncIterator[Held]:
+        """Lock ``key`` and read it (and ``peek``) in one script; write and unlock in another.
+
+        The same waiting, :class:`SessionBusy` and :class:`SessionLockLost` as :meth:`lock`;
+        a hop that outlived its lease writes nothing (see :class:`Held`).
+        """
+        lock, name = self._lock_key(key), self._session_key(key)
+        names = [lock, name] if peek is None else [lock, name, self._session_key(peek)]
+        token = secrets.token_hex(16)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._lock_wait
+        while True:
+            try:
+                got = await self._hold_script(keys=names, args=[token, self._lease_ms])
+            except ResponseError as exc:
+                if not _wrong_type(exc):
+                    raise
+                raise ValueError(f"{names[1:]} do not hold stored USSD sessions: {exc}") from exc
+            if got:
+                break
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise SessionBusy(
+                    f"session {key!r} is busy: its lock was not free within {self._lock_wait} s"
+                )
+            await asyncio.sleep(min(self._poll, remaining))
+        values = [*got[1:], None, None]
+        try:
+            held = Held(
+                _decoded(name, values[0]), None if peek is None else _decoded(names[2], values[1])
+            )
+            yield held
+        except BaseException:
+            with suppress(RedisError):
+                await self._release(lock, token)
+            raise
+        args: list[str | int] = [token]
+        written = [lock]
+        for write_key, write in held.writes.items():
+            written.append(self._session_key(write_key))
+            if write is None:
+                args.append("del")
+            else:
+                args += ["set", write[0].to_json(), _milliseconds(write[1])]
+        if not await self._write_script(keys=written, args=args):
+            raise SessionLockLost(
+                f"the lock of session {key!r} expired before the hop ended "
+                f"(lease {self._lease_ms} ms); another hop may have run meanwhile,"
+                " so this hop's writes were not made"
+            )
+
     async def _acquire(self, name: str, key: str) -> str:
         """Take the lock with a fresh token, polling until ``lock_wait`` has passed."""
         token = secrets.token_hex(16)
@@ -169,6 +263,22 @@ class RedisSessionStore:
 
     def _lock_key(self, key: str) -> str:
         return f"{self._prefix}lock:{key}"
+
+
+def _wrong_type(exc: ResponseError) -> bool:
+    """Whether Redis refused because the key holds a hash, list, ... (not a string)."""
+    return str(exc).startswith("WRONGTYPE")
+
+
+def _decoded(name: str, raw: str | bytes | None) -> SessionState | None:
+    """The session in a stored value (None for no value; ValueError if it is not one)."""
+    if raw is None:
+        return None
+    try:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        return SessionState.from_json(text)
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+        raise ValueError(f"{name!r} does not hold a stored USSD session: {exc}") from exc
 
 
 def _milliseconds(seconds: float) -> int:

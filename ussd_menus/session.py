@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Protocol, Self
 
-__all__ = ["Json", "MemorySessionStore", "SessionState", "SessionStore"]
+__all__ = ["Held", "Json", "MemorySessionStore", "SessionState", "SessionStore"]
 
 Json = str | int | bool | None | list["Json"] | dict[str, "Json"]
 _TUPLES = ("stack", "path", "seen", "queue")
@@ -101,6 +102,35 @@ class SessionState:
 _FIELD_NAMES = tuple(f.name for f in fields(SessionState))
 
 
+class Held:
+    """A session under its lock (:meth:`SessionStore.hold`): what was stored, what to write.
+
+    ``state`` is the session as stored when the lock was taken, ``peeked`` the value under the
+    ``peek`` key read at the same moment (not locked). :meth:`set` and :meth:`delete` only
+    stage writes (of any key); the store makes them when the ``async with`` block ends
+    normally, in the same step as the release (on Redis: one script that first checks the lock
+    is still ours, so a hop that outlived its lease writes nothing). An error in the block
+    discards them. The last staged write of a key wins.
+    """
+
+    __slots__ = ("peeked", "state", "writes")
+
+    def __init__(self, state: SessionState | None, peeked: SessionState | None = None) -> None:
+        self.state = state
+        self.peeked = peeked
+        self.writes: dict[str, tuple[SessionState, float] | None] = {}
+
+    def set(self, key: str, state: SessionState, ttl: float) -> None:
+        """Stage storing ``state`` under ``key`` for ``ttl`` seconds (ValueError unless > 0)."""
+        if not (ttl > 0 and math.isfinite(ttl)):
+            raise ValueError(f"ttl must be positive and finite, not {ttl}")
+        self.writes[key] = (state, ttl)
+
+    def delete(self, key: str) -> None:
+        """Stage forgetting ``key``."""
+        self.writes[key] = None
+
+
 class SessionStore(Protocol):
     """Where sessions live between hops, keyed by ``provider:session_id``.
 
@@ -119,6 +149,13 @@ class SessionStore(Protocol):
 
     def lock(self, key: str) -> AbstractAsyncContextManager[None]:
         """Hold the session's lock for the duration of the ``async with`` block."""
+
+    def hold(self, key: str, *, peek: str | None = None) -> AbstractAsyncContextManager[Held]:
+        """Take the session's lock and read it (and ``peek``) in one step; write on release.
+
+        What a hop does: the Redis twin needs two round trips for it where lock, get, set and
+        unlock take four or more. See :class:`Held` for when the staged writes are made.
+        """
 
 
 class MemorySessionStore:
@@ -164,6 +201,18 @@ class MemorySessionStore:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+    @asynccontextmanager
+    async def hold(self, key: str, *, peek: str | None = None) -> AsyncIterator[Held]:
+        """Lock ``key``, read it and ``peek``; make the staged writes when the block ends well."""
+        async with self.lock(key):
+            held = Held(await self.get(key), None if peek is None else await self.get(peek))
+            yield held
+            for name, write in held.writes.items():
+                if write is None:
+                    await self.delete(name)
+                else:
+                    await self.set(name, *write)
 
     def __len__(self) -> int:
         return len(self._values)

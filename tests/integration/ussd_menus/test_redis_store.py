@@ -10,7 +10,7 @@ import asyncio
 import secrets
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -254,3 +254,78 @@ async def test_prefixes_keep_stores_apart(make_client: ClientFactory, prefix: st
     assert await theirs.get(KEY) is None
     async with mine.lock(KEY), theirs.lock(KEY):
         assert await theirs.get(KEY) is None
+
+
+async def test_a_held_hop_that_outlives_its_lease_writes_nothing(
+    make_client: ClientFactory, prefix: str
+) -> None:
+    """Past its lease, a hold()'s staged writes are dropped, SessionLockLost says so.
+
+    The session keeps the other hop's state, and the other hop's lock survives.
+    """
+    slow = RedisSessionStore(make_client(), prefix=prefix, lock_timeout=0.1)
+    other = RedisSessionStore(make_client(), prefix=prefix, lock_wait=0.05)
+    async with AsyncExitStack() as stack:
+
+        async def overrun() -> None:
+            async with slow.hold(KEY) as held:
+                await asyncio.sleep(0.2)
+                taken = await stack.enter_async_context(other.hold(KEY))  # the expired lock
+                taken.set(KEY, _state("balance"), TTL)
+                held.set(KEY, _state("buy_meter"), TTL)
+
+        with pytest.raises(SessionLockLost, match="writes were not made"):
+            await overrun()
+        assert await other.get(KEY) is None  # the other hop has not ended yet: nothing stored
+        with pytest.raises(SessionBusy):  # the slow hop did not delete the other's lock
+            await stack.enter_async_context(other.lock(KEY))
+    assert await other.get(KEY) == _state("balance")
+
+
+async def test_garbage_under_a_held_key_is_a_clear_error_and_frees_the_lock(
+    client: Redis, prefix: str
+) -> None:
+    """hold() on a key that holds no session (text or another type) raises ValueError.
+
+    The session's lock is left free by either error.
+    """
+    store = RedisSessionStore(client, prefix=prefix, lock_wait=0.05)
+    await client.set(f"{prefix}session:{KEY}", b"not json{")
+    with pytest.raises(ValueError, match=r"session:hubtel:s-1' does not hold a stored USSD"):
+        async with store.hold(KEY):
+            pass
+    await client.hset(f"{prefix}session:resume:+233244123456", "screen", "main")
+    await client.delete(f"{prefix}session:{KEY}")
+    with pytest.raises(ValueError, match="do not hold stored USSD sessions"):
+        async with store.hold(KEY, peek="resume:+233244123456"):
+            pass
+    async with asyncio.timeout(1), store.lock(KEY):  # free: not left behind by either error
+        pass
+
+
+async def test_a_hop_under_hold_costs_two_redis_commands(
+    client: Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lock, read session and resume point, write both, unlock: two commands to Redis.
+
+    Counted on the client (one EVALSHA each); the first hop, not counted, loads the scripts.
+    """
+    store = RedisSessionStore(client, prefix=prefix)
+    sent: list[object] = []
+    execute: Callable[..., Awaitable[object]] = client.execute_command
+
+    async def counting(*args: object, **options: object) -> object:
+        sent.append(args[0])
+        return await execute(*args, **options)
+
+    async def hop() -> None:
+        async with store.hold(KEY, peek="resume:+233244123456") as held:
+            held.set(KEY, _state("buy_meter"), TTL)
+            held.set("resume:+233244123456", _state("buy_meter"), TTL)
+
+    await hop()
+    monkeypatch.setattr(client, "execute_command", counting)
+    await hop()
+    assert sent == ["EVALSHA", "EVALSHA"]
+    monkeypatch.undo()
+    assert await store.get("resume:+233244123456") == _state("buy_meter")
