@@ -7,12 +7,16 @@ providers and the SMS outbox:
   in-process providers it then waits up to ``token_wait`` seconds for the vend so the final
   USSD screen can show the token (M-Pesa never: its PIN prompt needs the USSD session closed).
 * :meth:`Purchases.apply` is where every provider result lands (HTTP callback, in-process
-  ``deliver``, status poll): the one idempotent ``apply_payment_result`` step, then the
-  vend's token SMS is queued under a dedupe key, so replays and redeliveries queue nothing
-  new.
+  ``deliver``, status poll): the one idempotent ``apply_payment_result`` step. A paid
+  purchase commits twice: the report (PAID), then the vend, the payment's VENDED record and
+  the vend's token SMS in the outbox, in one transaction (the SMS is queued by the
+  ``on_vended`` hook, in the phone's language read in that transaction). After the commit
+  the outbox dispatcher and the waiting USSD hop are woken. When the vend was stored by an
+  earlier run (a replay), the token SMS is queued in a transaction of its own under the
+  same dedupe key, so replays and redeliveries queue nothing new.
 * :meth:`Purchases.run_maintenance` polls providers for payments still pending, expires
-  stale ones, retries paid-not-vended ones and re-queues token SMS of recent vends (a no-op
-  unless a crash came between the vend and its SMS).
+  stale ones, retries paid-not-vended ones (their SMS queued with the vend, as above) and
+  re-queues token SMS of recent vends (a no-op unless a vend was stored without its SMS).
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ from ussd_menus.texts import render_text
 from vending_core.adapters.payments_voucher import VoucherProvider
 from vending_core.domain.payments import Payment, PaymentStatus
 from vending_core.domain.records import Vend
-from vending_core.service import outbox, payments, profiles, queries
+from vending_core.service import outbox, payments, queries
 from vending_core.service.core import Core
 from vending_core.service.payment_ports import PaymentProvider, PaymentRefused, ProviderResult
+from vending_core.service.ports import UnitOfWork
 from vending_core.service.results import VendResult
 from vending_core.service.sms_ports import DeliveryReport
 
@@ -181,42 +186,73 @@ class Purchases:
     # ------------------------------------------------------------------ provider results
 
     async def apply(self, result: ProviderResult) -> None:
-        """Apply one provider result (idempotent), then queue the token SMS once."""
-        payment = await payments.apply_payment_result(self.core, result)
+        """Apply one provider result (idempotent); a new vend's token SMS is queued with it."""
+        queued: set[int] = set()
+        payment = await payments.apply_payment_result(
+            self.core, result, on_vended=self._sms_with_vend(queued)
+        )
         self.metrics.payments.labels(result.provider, payment.status.value).inc()
-        await self._after(payment)
+        await self._after(payment, queued)
 
-    async def _after(self, payment: Payment) -> None:
-        if payment.vend_id is not None:
+    def _sms_with_vend(self, queued: set[int]) -> payments.OnVended:
+        """The ``on_vended`` hook: queue the token SMS in the vend's transaction.
+
+        The text is made from the vend's receipt (:func:`token_params`): the text
+        :func:`token_sms` makes from the vend as stored. Adds the vend's id to ``queued`` when
+        it queued one (true once the transaction committed: read it only for a payment that
+        came back VENDED with that vend).
+        """
+
+        async def queue_token_sms(uow: UnitOfWork, payment: Payment, result: VendResult) -> None:
+            if not result.tokens or not _texted(payment):
+                return
+            language = await _language(uow, payment.msisdn)
+            text = render_text(language, "sms.token", token_params(result))
+            await self._enqueue_token_sms(uow, payment, result.vend_id, text)
+            queued.add(result.vend_id)
+
+        return queue_token_sms
+
+    async def _after(self, payment: Payment, queued: set[int]) -> None:
+        """After the commit: wake the outbox (queue the SMS first for a replay) and the hop."""
+        if payment.vend_id in queued:
+            self._wake_outbox()
+        elif payment.vend_id is not None:
             await self._queue_token_sms(payment)
         event = self._done.get(payment.id)
         if event is not None:
             event.set()
 
     async def _queue_token_sms(self, payment: Payment) -> None:
-        """Queue the vend's token SMS (dedupe key: the vend), then wake the dispatcher."""
+        """Queue the stored vend's token SMS in its own transaction, then wake the dispatcher.
+
+        For a vend whose SMS was not queued with it (a replay, maintenance's re-queue): the
+        dedupe key (the vend) makes it a no-op when the SMS is queued already.
+        """
         vend_id = payment.vend_id
-        if vend_id is None or payment.channel == "api":  # API clients get the token in the answer
+        if vend_id is None or not _texted(payment):
             return
-        language = await self._language(payment.msisdn)
         async with self.core.uow() as uow:
             vend = await uow.vends.get(vend_id)
             if vend is None or not vend.tokens:
                 return
-            await outbox.enqueue_sms(
-                uow,
-                dedupe_key=outbox.token_sms_key(vend_id),
-                msisdn=payment.msisdn,
-                text=token_sms(vend, language),
-                kind="token",
-                now=self._clock(),
-            )
+            text = token_sms(vend, await _language(uow, payment.msisdn))
+            await self._enqueue_token_sms(uow, payment, vend_id, text)
             await uow.commit()
         self._wake_outbox()
 
-    async def _language(self, msisdn: str) -> str:
-        profile = await profiles.load_profile(self.core.read_uow, msisdn)
-        return profile.language or "en"
+    async def _enqueue_token_sms(
+        self, uow: UnitOfWork, payment: Payment, vend_id: int, text: str
+    ) -> None:
+        """Queue vend ``vend_id``'s token SMS in ``uow`` (the caller commits)."""
+        await outbox.enqueue_sms(
+            uow,
+            dedupe_key=outbox.token_sms_key(vend_id),
+            msisdn=payment.msisdn,
+            text=text,
+            kind="token",
+            now=self._clock(),
+        )
 
     # ------------------------------------------------------------------ background work
 
@@ -234,18 +270,24 @@ class Purchases:
 
     async def maintain(self) -> None:
         """One maintenance round (see :meth:`run_maintenance`)."""
+        queued: set[int] = set()
         polled = await payments.poll_pending(
-            self.core, self.providers, older_than=timedelta(seconds=10)
+            self.core,
+            self.providers,
+            older_than=timedelta(seconds=10),
+            on_vended=self._sms_with_vend(queued),
         )
         await payments.expire_payments(self.core, now=self._clock())
-        retried = await payments.retry_paid_not_vended(self.core, now=self._clock())
+        retried = await payments.retry_paid_not_vended(
+            self.core, now=self._clock(), on_vended=self._sms_with_vend(queued)
+        )
         for payment in (*polled, *retried):
-            await self._after(payment)
+            await self._after(payment, queued)
         async with self.core.read_uow() as uow:
             unsent = await uow.payments.vended_without_token_sms(
                 created_since=self._clock() - TOKEN_SMS_SWEEP
             )
-        for payment in unsent:  # a crash came between the vend's COMMIT and its SMS
+        for payment in unsent:  # a vend stored without its SMS (by an older version, say)
             _log.warning("token SMS of vend %s re-queued", payment.vend_id)
             await self._queue_token_sms(payment)
 
@@ -276,6 +318,28 @@ class Purchases:
             report.failure_reason,
             self._clock(),
         )
+
+
+async def _language(uow: UnitOfWork, msisdn: str) -> str:
+    """The language the phone chose (its profile, read in ``uow``); English by default."""
+    profile = await uow.profiles.get(outbox.normalise_msisdn(msisdn))
+    return (profile.language if profile else None) or "en"
+
+
+def _texted(payment: Payment) -> bool:
+    """Whether the payment's vend gets a token SMS: not for the API (the token is in the answer).
+
+    Nor for a payer whose number is not a phone (logged): queuing the SMS in the vend's
+    transaction must never keep a paid customer from the token.
+    """
+    if payment.channel == "api":
+        return False
+    try:
+        outbox.normalise_msisdn(payment.msisdn)
+    except ValueError:
+        _log.warning("vend %s: no token SMS, the payer's number is not a phone", payment.vend_id)
+        return False
+    return True
 
 
 def _refusal(payment: Payment) -> str:

@@ -14,18 +14,32 @@ The use cases (vending.md §4 "Mobile money pattern", §5 "Reliability rules"):
 Exactly one vend per payment: the vend goes through
 :func:`~vending_core.service.vending.vend_credit` under the idempotency key (client
 ``"payment"``, request id = payment id), so any number of runs (replayed callbacks,
-concurrent duplicates, retries after a crash) store one vend and replay it. The vend runs in
-its own unit of work, after the PAID state is committed: money taken is durable before any
-token is minted, and no lock is held across the provider or the token engine. A refused
-vend (meter blocked meanwhile...) leaves the payment PAID with the refusal code
-(``vend_error``: the paid-not-vended queue), retried by :func:`retry_paid_not_vended`.
+concurrent duplicates, retries after a crash) store one vend and replay it.
+
+A paid purchase commits twice, in this order:
+
+1. the provider's report: the payment becomes PAID (money taken is durable before any token
+   is minted, and no lock is held across the provider);
+2. the vend, in one unit of work: the idempotency claim, the meter's row lock, the tokens and
+   the vend rows (``vend_credit``), then, through its ``within`` hook, the payment's row lock,
+   PAID -> VENDED with the vend id and its "vend" event, then the caller's ``on_vended`` (the
+   gateway queues the token SMS there). All of it commits together, or none of it.
+
+Lock order in step 2: meter, then payment (no transaction locks a payment and then a meter).
+When ``vend_credit`` replays the vend of an earlier or concurrent run instead (the hook does
+not run), VENDED is recorded in a unit of work of its own unless it is already (only a vend
+stored by an older version, which recorded VENDED separately, can lack it), and
+``on_vended`` is not called: the caller delivers the stored vend itself. A refused vend
+(meter blocked meanwhile...) or a failed one, a failing ``on_vended`` included, stores
+nothing of the vend and leaves the payment PAID with the refusal code (``vend_error``: the
+paid-not-vended queue), retried by :func:`retry_paid_not_vended`.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -62,6 +76,7 @@ from vending_core.service.vending import quote, vend_credit
 
 __all__ = [
     "PAYMENT_CLIENT_ID",
+    "OnVended",
     "apply_payment_result",
     "expire_payments",
     "find_payment",
@@ -75,6 +90,11 @@ __all__ = [
 #: The idempotency client id of the vends made for payments (request id: the payment id).
 PAYMENT_CLIENT_ID: Final = "payment"
 _LOG = logging.getLogger(__name__)
+
+#: A caller's step in a payment's vend transaction, after the payment (passed VENDED) is
+#: recorded there, with the vend's receipt: what it writes commits with the vend, or, if it
+#: raises, nothing is stored and the payment stays PAID (retried).
+OnVended = Callable[[UnitOfWork, Payment, VendResult], Awaitable[None]]
 
 
 def _event(payment: Payment, kind: str, now: datetime, detail: str = "") -> PaymentEvent:
@@ -224,13 +244,18 @@ def _report(result: ProviderResult) -> Report:
 
 
 async def apply_payment_result(
-    core: Core, result: ProviderResult, *, now: datetime | None = None
+    core: Core,
+    result: ProviderResult,
+    *,
+    now: datetime | None = None,
+    on_vended: OnVended | None = None,
 ) -> Payment:
     """Apply one provider report; vend once if the payment is PAID. Safe to repeat.
 
     Returns the payment as it stands after (VENDED with ``vend_id`` when the vend is
     stored). Raises PaymentNotFound for a report about no known payment. Every report is
-    kept in the payment's history with its raw payload.
+    kept in the payment's history with its raw payload. ``on_vended`` runs in the vend's
+    transaction when this call makes the vend (see the module docstring).
     """
     now = now or core.now()
     async with core.uow() as uow:
@@ -255,30 +280,52 @@ async def apply_payment_result(
         )
         await uow.commit()
     if decision is Decision.VEND:
-        return await _vend(core, changed)
+        return await _vend(core, changed, on_vended)
     return changed
 
 
-async def _vend(core: Core, payment: Payment) -> Payment:
-    """Run the payment's one vend and record how it went (the payment stays PAID on error)."""
+async def _vend(core: Core, payment: Payment, on_vended: OnVended | None = None) -> Payment:
+    """Run the payment's one vend and record how it went (the payment stays PAID on error).
+
+    A new vend records VENDED (and runs ``on_vended``) in the vend's own transaction; for a
+    replayed one VENDED is recorded in a transaction of its own (idempotent: a payment VENDED
+    with that vend already is left alone) and ``on_vended`` is not called.
+    """
     ctx = RequestContext(
         client_id=PAYMENT_CLIENT_ID, request_id=payment.id, channel=payment.channel
     )
+    recorded: list[Payment] = []
+
+    async def record(uow: UnitOfWork, result: VendResult) -> None:
+        vended = await _record_vend(uow, await _locked(uow, payment.id), result.vend_id, core)
+        if on_vended is not None:
+            await on_vended(uow, vended, result)
+        recorded.append(vended)
+
     try:
-        result = await vend_credit(core, ctx, payment.meter_number, payment.amount)
+        result = await vend_credit(core, ctx, payment.meter_number, payment.amount, within=record)
     except VendingError as exc:
         return await _vend_failed(core, payment.id, exc.code, exc.message)
     except Exception as exc:  # any other error is transient: the payment stays PAID, retried
         _LOG.warning("payment %s: vend failed, will retry: %r", payment.id, exc)
         return await _vend_failed(core, payment.id, "vend-transient", type(exc).__name__)
-    async with core.uow() as uow:
+    if recorded:  # a new vend: VENDED committed with it
+        return recorded[0]
+    async with core.uow() as uow:  # a replay: the vend was stored by an earlier run
         current = await _locked(uow, payment.id)
-        now = core.now()
-        vended = record_vend(current, result.vend_id, now)
+        vended = await _record_vend(uow, current, result.vend_id, core)
         if vended is not current:
-            await uow.payments.update(vended)
-            await uow.payments.add_event(_event(vended, "vend", now, f"vend {result.vend_id}"))
             await uow.commit()
+    return vended
+
+
+async def _record_vend(uow: UnitOfWork, current: Payment, vend_id: int, core: Core) -> Payment:
+    """PAID -> VENDED with ``vend_id`` and its "vend" event, in ``uow`` (not committed)."""
+    now = core.now()
+    vended = record_vend(current, vend_id, now)
+    if vended is not current:
+        await uow.payments.update(vended)
+        await uow.payments.add_event(_event(vended, "vend", now, f"vend {vend_id}"))
     return vended
 
 
@@ -309,12 +356,16 @@ async def retry_paid_not_vended(
     backoff: timedelta = timedelta(seconds=30),
     now: datetime | None = None,
     limit: int = 100,
+    on_vended: OnVended | None = None,
 ) -> list[Payment]:
-    """Run the vend of every PAID payment that is due (exponential backoff per payment)."""
+    """Run the vend of every PAID payment that is due (exponential backoff per payment).
+
+    ``on_vended``: as for :func:`apply_payment_result`.
+    """
     now = now or core.now()
     async with core.uow() as uow:
         queue = await uow.payments.paid_not_vended(limit=limit)
-    return [await _vend(core, p) for p in queue if _retry_due(p, now, backoff)]
+    return [await _vend(core, p, on_vended) for p in queue if _retry_due(p, now, backoff)]
 
 
 async def poll_pending(
@@ -324,11 +375,13 @@ async def poll_pending(
     older_than: timedelta,
     now: datetime | None = None,
     limit: int = 100,
+    on_vended: OnVended | None = None,
 ) -> list[Payment]:
     """Query the provider of every PENDING payment older than ``older_than``; apply answers.
 
     Payments without a provider reference, of unknown providers, or whose provider cannot
-    answer now are left for the next round (and for :func:`expire_payments`).
+    answer now are left for the next round (and for :func:`expire_payments`). ``on_vended``:
+    as for :func:`apply_payment_result`.
     """
     now = now or core.now()
     async with core.uow() as uow:
@@ -343,7 +396,7 @@ async def poll_pending(
         except PaymentError as exc:
             _LOG.info("payment %s: status query failed: %s", payment.id, exc.code)
             continue
-        applied.append(await apply_payment_result(core, result, now=now))
+        applied.append(await apply_payment_result(core, result, now=now, on_vended=on_vended))
     return applied
 
 

@@ -8,6 +8,7 @@ allocated, so two vends for one meter can never share a TID, in any process.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,7 +44,12 @@ from vending_core.service.core import (
 from vending_core.service.ports import MeterDetail, UnitOfWork
 from vending_core.service.results import CustomerInfo, VendResult
 
-__all__ = ["confirm_customer", "issue_free_basic", "quote", "reprint", "vend_credit"]
+__all__ = ["VendHook", "confirm_customer", "issue_free_basic", "quote", "reprint", "vend_credit"]
+
+#: A caller's step inside a new vend's unit of work (:func:`vend_credit`'s ``within``): it gets
+#: the unit of work and the vend's receipt; what it writes commits with the vend, or, if it
+#: raises, nothing of either is stored.
+VendHook = Callable[[UnitOfWork, VendResult], Awaitable[None]]
 
 
 def _tariff(detail: MeterDetail) -> Tariff:
@@ -221,9 +227,20 @@ def _wanted(breakdown: Breakdown) -> list[_Mint]:
 
 
 async def vend_credit(
-    core: Core, ctx: RequestContext, meter_number: str, amount: int
+    core: Core,
+    ctx: RequestContext,
+    meter_number: str,
+    amount: int,
+    *,
+    within: VendHook | None = None,
 ) -> VendResult:
-    """Sell ``amount`` (gross, minor units) of credit: one token, plus FBE when due."""
+    """Sell ``amount`` (gross, minor units) of credit: one token, plus FBE when due.
+
+    ``within`` is awaited in the vend's unit of work once the vend and its result are recorded,
+    before the vendor's float is taken (still the last statement) and the COMMIT: only for a
+    new vend, never for a replay. It runs after the meter's row lock is taken, so whatever it
+    locks comes after the meter in the lock order. If it raises, the vend is rolled back.
+    """
     fp = fingerprint("vend_credit", meter=meter_number, amount=amount, vendor=ctx.vendor_code)
     async with core.uow() as uow:
         if not await uow.requests.claim(ctx.client_id, ctx.request_id, fp):
@@ -257,6 +274,8 @@ async def vend_credit(
             tokens=tokens,
         )
         result = await record_vend(uow, ctx, _customer_name(detail), vend)
+        if within is not None:
+            await within(uow, result)
         if seller is not None:
             await _take_float(uow, ctx, seller, vend, now)
         await uow.commit()

@@ -15,8 +15,11 @@ import pytest
 
 import sts
 from tests.support.core_world import World
+from tests.support.transactions import counted, queued_sms
 from vending_core.domain.errors import AmountOutOfRange, MeterBlocked
 from vending_core.domain.payments import Payment, PaymentStatus
+from vending_core.service import outbox
+from vending_core.service.core import RequestContext
 from vending_core.service.operations import block_meter, unblock_meter
 from vending_core.service.payment_ports import (
     PaymentAccepted,
@@ -27,6 +30,7 @@ from vending_core.service.payment_ports import (
     ProviderResult,
 )
 from vending_core.service.payments import (
+    PAYMENT_CLIENT_ID,
     apply_payment_result,
     expire_payments,
     find_payment,
@@ -36,7 +40,9 @@ from vending_core.service.payments import (
     retry_paid_not_vended,
     start_purchase,
 )
-from vending_core.service.vending import reprint
+from vending_core.service.ports import UnitOfWork
+from vending_core.service.results import VendResult
+from vending_core.service.vending import reprint, vend_credit
 
 TTL = timedelta(minutes=10)
 R100 = 10_000
@@ -332,3 +338,127 @@ async def test_a_report_that_overtakes_start_finds_its_payment(world: World) -> 
     assert await _vends(world) == 1
     again = await apply_payment_result(world.core, result("EAGER-1", receipt="RCP9"))
     assert again.vend_id == payment.vend_id
+
+
+class SmsHook:
+    """An ``on_vended`` hook queuing a token SMS in the vend's unit of work, as the gateway does.
+
+    It records what it saw; with ``fail`` it raises after queuing (the database failing after
+    the insert).
+    """
+
+    def __init__(self, world: World, *, fail: bool = False) -> None:
+        self.world = world
+        self.fail = fail
+        self.seen: list[tuple[PaymentStatus, int | None, int]] = []
+
+    async def __call__(self, uow: UnitOfWork, payment: Payment, receipt: VendResult) -> None:
+        """Queue ``vend:<id>:token``; remember (payment's status and vend, the receipt's vend)."""
+        self.seen.append((payment.status, payment.vend_id, receipt.vend_id))
+        await outbox.enqueue_sms(
+            uow,
+            dedupe_key=outbox.token_sms_key(receipt.vend_id),
+            msisdn=payment.msisdn,
+            text="Token",
+            kind="token",
+            now=self.world.clock(),
+        )
+        if self.fail:
+            raise RuntimeError("the outbox insert failed")
+
+
+async def test_a_paid_report_commits_the_vend_and_vended_together(world: World) -> None:
+    """A PAID report: 2 commits in 2 units of work, where there were 3 and 3.
+
+    Before: the report (PAID) committed (1), ``vend_credit`` committed the vend (2), a third
+    unit of work locked the payment and committed VENDED with its "vend" event (3). Now the
+    third is done inside the second: 3 - 1 = 2 commits and 2 units of work. The hook ran once,
+    in that transaction, with the payment already VENDED with the vend's id, and its SMS is
+    stored: the only row in the outbox.
+    """
+    payment = await start(world, ScriptedProvider())
+    core, counts = counted(world.core)
+    hook = SmsHook(world)
+    paid = await apply_payment_result(core, result(_ref(payment)), on_vended=hook)
+    assert (counts.commits, counts.opened) == (2, 2)
+    assert paid.status is PaymentStatus.VENDED
+    vend_id = paid.vend_id
+    assert hook.seen == [(PaymentStatus.VENDED, vend_id, vend_id)]
+    assert await get_payment(world.core, payment.id) == paid
+    async with world.core.read_uow() as uow:
+        kinds = [e.kind for e in await uow.payments.events(payment.id)]
+    assert kinds == ["created", "accepted", "report", "vend"]
+    assert vend_id is not None
+    queued = await queued_sms(world.core)
+    assert [m.dedupe_key for m in queued] == [f"vend:{vend_id}:token"]
+    assert await _vends(world) == 1
+
+
+async def test_a_failing_hook_stores_nothing_of_the_vend_then_a_retry_vends_once(
+    world: World,
+) -> None:
+    """The hook raises after queuing its SMS: no vend, no SMS, the payment PAID; retry: one.
+
+    The whole vend transaction is rolled back: no vend (reprint lists none), no outbox row,
+    the payment PAID with ``vend-transient`` after 1 attempt, and the idempotency key free (or
+    the retry would replay or wait instead of vending). 30 s later (the first backoff) the
+    retry vends once: VENDED, one vend, one SMS; the token loads 43.4 kWh on the reference
+    meter (so the meter's TID and totals were rolled back too); a second retry finds nothing.
+    """
+    payment = await start(world, ScriptedProvider())
+    failing = SmsHook(world, fail=True)
+    paid = await apply_payment_result(world.core, result(_ref(payment)), on_vended=failing)
+    assert len(failing.seen) == 1
+    assert (paid.status, paid.vend_id, paid.vend_error, paid.vend_attempts) == (
+        PaymentStatus.PAID,
+        None,
+        "vend-transient",
+        1,
+    )
+    assert await get_payment(world.core, payment.id) == paid
+    assert await _vends(world) == 0
+    assert await payment_vend(world.core, payment.id) is None
+    assert await queued_sms(world.core) == []
+    world.clock.advance(seconds=30)
+    working = SmsHook(world)
+    (retried,) = await retry_paid_not_vended(world.core, on_vended=working)
+    assert retried.status is PaymentStatus.VENDED
+    assert len(working.seen) == 1
+    assert await _vends(world) == 1
+    queued = await queued_sms(world.core)
+    assert [m.dedupe_key for m in queued] == [f"vend:{retried.vend_id}:token"]
+    vend = await payment_vend(world.core, payment.id)
+    assert vend is not None
+    meter = world.reference_meter()
+    assert [meter.enter(t.token).result for t in vend.tokens] == [sts.MeterResult.ACCEPT]
+    assert meter.credit_tenths() == UNITS_R100
+    world.clock.advance(hours=1)
+    assert await retry_paid_not_vended(world.core, on_vended=working) == []
+    assert len(working.seen) == 1
+
+
+async def test_a_replayed_vend_records_vended_on_its_own_without_the_hook(world: World) -> None:
+    """A vend stored without its VENDED record (an older version's crash): recorded, no hook.
+
+    The payment is left PAID by a blocked meter, then its vend is stored under the payment's
+    idempotency key directly, as the old separate step did before crashing. The retry's
+    ``vend_credit`` replays it: the hook does not run (the caller queues the SMS of a stored
+    vend itself), and VENDED with that vend's id is the retry's only commit (the replay
+    commits nothing). One vend in all.
+    """
+    payment = await start(world, ScriptedProvider())
+    await block_meter(world.core, world.meter_number, reason="audit", actor="ops")
+    await apply_payment_result(world.core, result(_ref(payment)))
+    await unblock_meter(world.core, world.meter_number, reason="ok", actor="ops")
+    ctx = RequestContext(client_id=PAYMENT_CLIENT_ID, request_id=payment.id, channel="ussd")
+    earlier = await vend_credit(world.core, ctx, world.meter_number, R100)
+    assert (await get_payment(world.core, payment.id)).status is PaymentStatus.PAID
+    world.clock.advance(seconds=30)
+    core, counts = counted(world.core)
+    hook = SmsHook(world)
+    (retried,) = await retry_paid_not_vended(core, on_vended=hook)
+    assert (retried.status, retried.vend_id) == (PaymentStatus.VENDED, earlier.vend_id)
+    assert hook.seen == []
+    assert counts.commits == 1
+    assert await _vends(world) == 1
+    assert await queued_sms(world.core) == []
