@@ -24,11 +24,16 @@ sees it), errors by category; then purchases/s (ussd + sms + api completed), the
 CPU seconds per purchase of the replicas, of PostgreSQL (every ``postgres`` process on the
 machine and the backends that exited meanwhile: other users of the server count too), of Redis,
 of the load client, of this process (the SMS sink) and the rest of the machine's busy time
-(mostly the kernel moving loopback traffic), read from /proc, i.e. where the time goes. After the load the SMS purchases still paying are given a few
-seconds, then ``vendgate check-ledger`` runs on the database and its verdict is printed.
-Finally the target of the issue: two replicas sustain at least 500 purchases/s of mixed
-traffic with p99 under 250 ms, and adding a replica never reduces throughput (the ratio of
-the last run to the first).
+(mostly the kernel moving loopback traffic), read from /proc, i.e. where the time goes. After
+the load the SMS purchases still paying are given a few seconds, then ``vendgate
+check-ledger`` runs on the database and its verdict is printed. Then the HTTP floor:
+``GET /healthz`` from the same client for a few seconds, its CPU per exchange, and the ceiling
+that puts on purchases/s given the mix's HTTP exchanges per purchase (client requests plus the
+SMS the replicas post); and the database floor: ``SELECT 1`` round trips over asyncpg, the CPU
+of PostgreSQL and of the driver per round trip (a purchase makes dozens). Finally the target
+of the issue: two replicas sustain at least 500 purchases/s of mixed traffic with p99 under
+250 ms, and adding a replica never reduces throughput (the ratio of the last run to the
+first).
 
 With ``--url URL`` (repeat it) the load goes to replicas already running instead, on the
 database of ``VENDGATE_DATABASE_URL`` (prepared as above, but the float is left alone).
@@ -62,6 +67,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
+import asyncpg
 from aiohttp import web
 from yarl import URL
 
@@ -75,6 +81,10 @@ POSTGRES: Final = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 REDIS: Final = "redis://127.0.0.1:6379/0"
 SANDBOX_DELAY: Final = "0.05"
 PURCHASES: Final = ("ussd", "sms", "api")
+FLOOR_SECONDS: Final = 5.0  #: the /healthz run after each mixed run
+#: HTTP exchanges of one request of a kind: the client's requests (6 USSD hops), plus the SMS
+#: the replica posts to the sink (a USSD purchase's token SMS; an SMS purchase's reply and token)
+EXCHANGES: Final = {"ussd": 6 + 1, "sms": 1 + 2, "api": 1, "report": 1}
 SETTLE: Final = 10.0  #: seconds SMS purchases still paying may take after the load
 CLIENT_GRACE: Final = 60.0  #: seconds the client may run past its duration before it is killed
 _SELF: Final = str(Path(__file__).resolve())
@@ -325,34 +335,112 @@ class Run:
         return float(self.data["purchases"]) / float(self.data["seconds"])
 
 
-async def measure(label: str, job: dict[str, Any], pids: set[int], env: dict[str, str]) -> Run:
-    """Run the client job, reading CPU before and after; then settle and check the ledger."""
+def cpu_sample(pids: set[int]) -> dict[str, float]:
+    """CPU seconds so far per party (see :func:`cpu_spent`)."""
+    busy, total = machine_cpu()
+    return {
+        "replicas": cpu_of(pids) if pids else 0.0,
+        "postgres": cpu_of("postgres"),
+        "redis": cpu_of("redis-server"),
+        "bench": time.process_time(),  # this process: the SMS sink, mostly
+        "machine": busy,
+        "_total": total,
+    }
 
-    def sample() -> dict[str, float]:
-        busy, total = machine_cpu()
-        return {
-            "replicas": cpu_of(pids) if pids else 0.0,
-            "postgres": cpu_of("postgres"),
-            "redis": cpu_of("redis-server"),
-            "bench": time.process_time(),  # this process: the SMS sink, mostly
-            "machine": busy,
-            "_total": total,
-        }
 
-    before = sample()
+async def loaded(job: dict[str, Any], pids: set[int]) -> tuple[dict[str, Any], dict[str, float]]:
+    """Run the client job; its summary and the CPU seconds each party spent meanwhile.
+
+    The summary gains ``busy`` (the machine's busy share); the parties are the replicas,
+    PostgreSQL, Redis, this process, the client and ``other`` (what else the machine did:
+    mostly the kernel moving loopback traffic).
+    """
+    before = cpu_sample(pids)
     data = await in_subprocess(job)
-    after = sample()
+    after = cpu_sample(pids)
     cpu = {party: after[party] - before[party] for party in before}
     cpu["client"] = float(data["client_cpu"])
     busy = cpu.pop("machine")
     data["busy"] = busy / max(cpu.pop("_total"), 1e-9)
-    cpu["other"] = max(0.0, busy - sum(cpu.values()))  # the kernel's network work, other users
+    cpu["other"] = max(0.0, busy - sum(cpu.values()))
+    return data, cpu
+
+
+async def measure(label: str, job: dict[str, Any], pids: set[int], env: dict[str, str]) -> Run:
+    """Run the client job, reading CPU before and after; then settle and check the ledger."""
+    data, cpu = await loaded(job, pids)
     run = Run(label, data, cpu)
     show(run)
     await asyncio.sleep(SETTLE)  # SMS purchases still paying: their vends land first
     status, verdict = await check_ledger(env)
     print(f"{'':12} check-ledger: exit {status}: {verdict}")
     return run
+
+
+async def http_floor(label: str, job: dict[str, Any], pids: set[int]) -> None:
+    """Print what HTTP alone costs: ``GET /healthz`` from the same client, and what it caps.
+
+    Every purchase is at least its HTTP exchanges (the client's requests, and the replica's
+    token and reply SMS posted to the SMS sink); the cheapest exchange the gateway answers is
+    the floor under each, so 2 cores divided by (its CPU x exchanges per purchase) is a
+    ceiling no gateway code can beat on this machine with this HTTP stack.
+    """
+    data, cpu = await loaded(job | {"weights": [("health", 1)], "duration": FLOOR_SECONDS}, pids)
+    done = data["kinds"]["health"]["ok"]
+    if not done:
+        print(f"{'':12} HTTP floor: no /healthz answered")
+        return
+    per = 1e6 / done
+    machine = sum(cpu.values()) * per
+    where = ", ".join(
+        f"{party} {seconds * per:.0f}" for party, seconds in cpu.items() if seconds * per >= 1
+    )
+    weights = dict(job["weights"])
+    purchases = sum(weights.get(kind, 0) for kind in PURCHASES)
+    exchanges = sum(weight * EXCHANGES.get(kind, 1) for kind, weight in weights.items())
+    each = exchanges / max(purchases, 1)
+    cores = os.cpu_count() or 1
+    ceiling = cores * 1e6 / (machine * each)
+    print(
+        f"{label:12} HTTP floor: GET /healthz {done / data['seconds']:,.0f}/s, CPU us per"
+        f" exchange: {where} (machine {machine:.0f}); this mix is {each:.1f} HTTP exchanges"
+        f" per purchase, so HTTP alone caps {cores} cores at {ceiling:,.0f} purchases/s"
+    )
+
+
+async def database_floor(url: str, connections: int = 16) -> None:
+    """Print what one PostgreSQL round trip costs: ``SELECT 1`` over asyncpg, in this process.
+
+    ``connections`` connections in parallel for :data:`FLOOR_SECONDS`; the CPU of PostgreSQL
+    and of this process (the driver: asyncpg on asyncio, as in the replicas) per round trip.
+    A purchase's statements, BEGIN and COMMIT are each at least that.
+    """
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    pool = [await asyncpg.connect(dsn) for _ in range(connections)]
+    try:
+        trips = 0
+        deadline = time.perf_counter() + FLOOR_SECONDS
+
+        async def loop(connection: asyncpg.Connection) -> None:
+            nonlocal trips
+            while time.perf_counter() < deadline:
+                await connection.fetchval("SELECT 1")
+                trips += 1
+
+        before = (cpu_of("postgres"), time.process_time(), machine_cpu()[0])
+        await asyncio.gather(*(loop(connection) for connection in pool))
+        after = (cpu_of("postgres"), time.process_time(), machine_cpu()[0])
+    finally:
+        for connection in pool:
+            await connection.close()
+    server, driver, machine = (
+        1e6 * (b - a) / max(trips, 1) for a, b in zip(before, after, strict=True)
+    )
+    print(
+        f"{'':12} database floor: SELECT 1 {trips / FLOOR_SECONDS:,.0f}/s over {connections}"
+        f" connections, CPU us per round trip: postgres {server:.0f}, driver {driver:.0f}"
+        f" (machine {machine:.0f})"
+    )
 
 
 def show(run: Run) -> None:
@@ -467,6 +555,8 @@ async def main(args: argparse.Namespace) -> None:
                     label = f"{count} replica{'s' if count > 1 else ''}"
                     load = job(args, running.bases, credentials)
                     runs.append(await measure(label, load, running.pids, env))
+                    await http_floor(label, load, running.pids)
+                await database_floor(url)
                 if profile is not None:
                     show_profile(profile, label)
     verdict(runs)

@@ -1,6 +1,6 @@
 """Mixed purchase traffic over real HTTP against one or more gateway replicas (issue 8).
 
-Four kinds of request, as the channels send them:
+Five kinds of request, four as the channels send them:
 
 * ``ussd``: a purchase over one of the four aggregators in turn (:mod:`gateway.simulate`):
   dial, 1 (buy), meter, 1 (confirm), amount, 1 (pay); complete when the last screen ends the
@@ -11,6 +11,8 @@ Four kinds of request, as the channels send them:
 * ``api``: a signed ``POST /api/v1/vends`` with its own ``Idempotency-Key``; complete on 201
   (or 200, a replay) with the token.
 * ``report``: ``GET /admin/v1/reports/sales`` with an administrator's bearer token.
+* ``health``: ``GET /healthz``, the cheapest exchange a replica answers: not a purchase, the
+  floor that HTTP alone puts under every other kind (``bench/load.py`` measures it).
 
 Every purchase is planned from its number ``n`` alone (:meth:`Mix.plan`): its kind (the weights
 interleaved), its replica, meter, amount, phone and keys. Phones are distinct per purchase
@@ -69,10 +71,10 @@ __all__ = [
     "run_purchases",
 ]
 
-Kind = Literal["ussd", "sms", "api", "report"]
+Kind = Literal["ussd", "sms", "api", "report", "health"]
 Status = Literal["ok", "declined", "transport", "broken"]
 _Answer = tuple[Status, str, tuple[str, ...]]  #: status, detail, tokens
-KINDS: Final[tuple[Kind, ...]] = ("ussd", "sms", "api", "report")
+KINDS: Final[tuple[Kind, ...]] = ("ussd", "sms", "api", "report", "health")
 VENDOR: Final = "DEMO-POS"
 BIG_FLOAT: Final = 10**12  #: minor units: DEMO-POS's float, never exhausted by a run
 TOKEN_RE: Final = re.compile(r"\b\d{4} \d{4} \d{4} \d{4} \d{4}\b")
@@ -240,6 +242,12 @@ async def _report(clients: _Clients, p: Purchase) -> _Answer:
         return _answer("report", response.status, response.content_type, body)
 
 
+async def _health(clients: _Clients, p: Purchase) -> _Answer:
+    async with clients.http.get(f"{p.base}/healthz") as response:
+        body = await response.read()
+        return _answer("health", response.status, response.content_type, body)
+
+
 def _answer(kind: str, status: int, content_type: str, body: bytes) -> _Answer:
     """200 is ``ok``; a refusal is ``declined`` when it is problem JSON, else ``broken``."""
     if status == 200:  # noqa: PLR2004 - HTTP OK
@@ -255,7 +263,13 @@ def _answer(kind: str, status: int, content_type: str, body: bytes) -> _Answer:
     return "broken", f"{kind}-{status}-not-problem-json", ()
 
 
-_PLAYERS: Final = {"ussd": _ussd, "sms": _sms, "api": _api, "report": _report}
+_PLAYERS: Final = {
+    "ussd": _ussd,
+    "sms": _sms,
+    "api": _api,
+    "report": _report,
+    "health": _health,
+}
 
 
 async def _play(clients: _Clients, p: Purchase) -> Outcome:
