@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -45,7 +46,8 @@ from vending_core.service.sms_ports import DeliveryReport
 __all__ = ["Purchases", "token_params", "token_sms"]
 
 _log = logging.getLogger(__name__)
-_POLL: Final = 0.1  #: seconds between database checks while a hop waits for its token
+_POLL: Final = 0.1  #: seconds to the first database check while a hop waits for its token
+_POLL_MAX: Final = 1.0  #: the longest wait between two checks (the wait doubles up to it)
 _NO_WAIT: Final = frozenset({"mpesa"})
 #: How far back maintenance looks for vends whose token SMS was never queued (payments made
 #: since then; a vend later than that after its payment, and a crash just then, is not seen).
@@ -53,6 +55,14 @@ TOKEN_SMS_SWEEP: Final = timedelta(hours=1)
 _FAILED: Final = frozenset(
     {PaymentStatus.FAILED, PaymentStatus.ABANDONED, PaymentStatus.EXPIRED, PaymentStatus.CONFLICT}
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """A vend made in this process's vend transaction: its receipt, and whether it was texted."""
+
+    receipt: VendResult
+    texted: bool
 
 
 def _utc_now() -> datetime:
@@ -85,6 +95,7 @@ class Purchases:
         self._wake_outbox = wake_outbox
         self._clock = clock
         self._done: dict[str, asyncio.Event] = {}
+        self._receipts: dict[str, VendResult] = {}  #: of vends made here, for waiting hops
 
     # ------------------------------------------------------------------ USSD
 
@@ -109,12 +120,14 @@ class Purchases:
     async def _outcome(self, payment: Payment, wait: float) -> PaymentStarted | Refused:
         """What the final screen says: the token, a failure, or "approve on your phone".
 
-        In-process results wake the waiter at once; a result applied by another process is
-        seen by polling the database every few tens of milliseconds.
+        A vend made in this process wakes the waiter at once and hands it the receipt; a result
+        applied by another process is seen by polling the database, every 0.1 s at first,
+        then less often (doubling, at most every second).
         """
         event = self._done.setdefault(payment.id, asyncio.Event())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
+        poll = _POLL
         try:
             while True:
                 if payment.status in _FAILED:
@@ -122,20 +135,21 @@ class Purchases:
                 if payment.vend_id is not None:
                     vend = await payments.payment_vend(self.core, payment.id)
                     if vend is not None and vend.tokens:
-                        return PaymentStarted(
-                            reference=payment.id,
-                            token=vend.tokens[0].token,
-                            units_tenths=vend.credit_tenths,
-                        )
+                        return _started(payment.id, vend)
                 left = deadline - loop.time()
                 if left <= 0:
                     return PaymentStarted(reference=payment.id)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), timeout=min(left, _POLL))
+                    await asyncio.wait_for(event.wait(), timeout=min(left, poll))
                 event.clear()
+                receipt = self._receipts.pop(payment.id, None)
+                if receipt is not None and receipt.tokens:
+                    return _started(payment.id, receipt)
+                poll = min(poll * 2, _POLL_MAX)
                 payment = await payments.get_payment(self.core, payment.id)
         finally:
             self._done.pop(payment.id, None)
+            self._receipts.pop(payment.id, None)
 
     # ------------------------------------------------------------------ SMS
 
@@ -187,40 +201,49 @@ class Purchases:
 
     async def apply(self, result: ProviderResult) -> None:
         """Apply one provider result (idempotent); a new vend's token SMS is queued with it."""
-        queued: set[int] = set()
+        vended: dict[int, _Made] = {}
         payment = await payments.apply_payment_result(
-            self.core, result, on_vended=self._sms_with_vend(queued)
+            self.core, result, on_vended=self._sms_with_vend(vended)
         )
         self.metrics.payments.labels(result.provider, payment.status.value).inc()
-        await self._after(payment, queued)
+        await self._after(payment, vended)
 
-    def _sms_with_vend(self, queued: set[int]) -> payments.OnVended:
+    def _sms_with_vend(self, vended: dict[int, _Made]) -> payments.OnVended:
         """The ``on_vended`` hook: queue the token SMS in the vend's transaction.
 
         The text is made from the vend's receipt (:func:`token_params`): the text
-        :func:`token_sms` makes from the vend as stored. Adds the vend's id to ``queued`` when
-        it queued one (true once the transaction committed: read it only for a payment that
-        came back VENDED with that vend).
+        :func:`token_sms` makes from the vend as stored. Keeps the receipt in ``vended`` under
+        the vend's id, with whether an SMS was queued (not for an API sale, nor for a payer with
+        no phone): it is there once the
+        transaction committed, so read it only for a payment that came back VENDED with it.
         """
 
         async def queue_token_sms(uow: UnitOfWork, payment: Payment, result: VendResult) -> None:
-            if not result.tokens or not _texted(payment):
-                return
-            language = await _language(uow, payment.msisdn)
-            text = render_text(language, "sms.token", token_params(result))
-            await self._enqueue_token_sms(uow, payment, result.vend_id, text)
-            queued.add(result.vend_id)
+            texted = bool(result.tokens) and _texted(payment)
+            if texted:
+                language = await _language(uow, payment.msisdn)
+                text = render_text(language, "sms.token", token_params(result))
+                await self._enqueue_token_sms(uow, payment, result.vend_id, text)
+            vended[result.vend_id] = _Made(result, texted)
 
         return queue_token_sms
 
-    async def _after(self, payment: Payment, queued: set[int]) -> None:
-        """After the commit: wake the outbox (queue the SMS first for a replay) and the hop."""
-        if payment.vend_id in queued:
+    async def _after(self, payment: Payment, vended: Mapping[int, _Made]) -> None:
+        """After the commit: wake the outbox (queue the SMS first for a replay) and the hop.
+
+        The waiting hop is handed the new vend's receipt, so it shows the token without
+        reading the payment and the vend back.
+        """
+        made = None if payment.vend_id is None else vended.get(payment.vend_id)
+        if made is None:
+            if payment.vend_id is not None:
+                await self._queue_token_sms(payment)
+        elif made.texted:
             self._wake_outbox()
-        elif payment.vend_id is not None:
-            await self._queue_token_sms(payment)
         event = self._done.get(payment.id)
         if event is not None:
+            if made is not None:
+                self._receipts[payment.id] = made.receipt
             event.set()
 
     async def _queue_token_sms(self, payment: Payment) -> None:
@@ -270,19 +293,19 @@ class Purchases:
 
     async def maintain(self) -> None:
         """One maintenance round (see :meth:`run_maintenance`)."""
-        queued: set[int] = set()
+        vended: dict[int, _Made] = {}
         polled = await payments.poll_pending(
             self.core,
             self.providers,
             older_than=timedelta(seconds=10),
-            on_vended=self._sms_with_vend(queued),
+            on_vended=self._sms_with_vend(vended),
         )
         await payments.expire_payments(self.core, now=self._clock())
         retried = await payments.retry_paid_not_vended(
-            self.core, now=self._clock(), on_vended=self._sms_with_vend(queued)
+            self.core, now=self._clock(), on_vended=self._sms_with_vend(vended)
         )
         for payment in (*polled, *retried):
-            await self._after(payment, queued)
+            await self._after(payment, vended)
         async with self.core.read_uow() as uow:
             unsent = await uow.payments.vended_without_token_sms(
                 created_since=self._clock() - TOKEN_SMS_SWEEP
@@ -324,6 +347,13 @@ async def _language(uow: UnitOfWork, msisdn: str) -> str:
     """The language the phone chose (its profile, read in ``uow``); English by default."""
     profile = await uow.profiles.get(outbox.normalise_msisdn(msisdn))
     return (profile.language if profile else None) or "en"
+
+
+def _started(payment_id: str, vend: VendResult) -> PaymentStarted:
+    """The final screen's news of a vend: its first token and the units it carries."""
+    return PaymentStarted(
+        reference=payment_id, token=vend.tokens[0].token, units_tenths=vend.credit_tenths
+    )
 
 
 def _texted(payment: Payment) -> bool:

@@ -15,6 +15,7 @@ a token carries, so R10,000.00 is the amount that would show a difference.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ from gateway.metrics import Metrics
 from gateway.purchases import Purchases, token_params, token_sms
 from tests.support.core_world import Clock, seed
 from tests.support.transactions import counted, queued_sms
+from ussd_menus.actions import PaymentStarted, StartPurchase
 from ussd_menus.menu_kit import token_groups
 from ussd_menus.texts import render_text
 from vending_core.adapters.memory import MemoryKeyStore, memory_uow_factory
@@ -361,3 +363,45 @@ async def test_a_payer_no_sms_can_reach_still_gets_the_vend(core: Core, clock: C
     assert await queued_sms(core) == []
     await shop.maintain()  # its sweep of vends without a token SMS skips this one too
     assert await queued_sms(core) == []
+
+
+async def test_the_waiting_ussd_hop_is_handed_the_new_vends_receipt(clock: Clock) -> None:
+    """The pay hop waiting for its token gets the receipt from the vend made in this process.
+
+    On the memory twin (its units of work never wait, so the hop is waiting after a few
+    turns of the loop, long before its first 0.1 s poll): the hop starts its payment and
+    waits; the provider's PAID report is applied; the hop then answers with the token and
+    the units (43,474 tenths by hand, see the module docstring) without opening one more
+    unit of work, where it used to read the payment and then the vend back.
+    """
+    core = Core(
+        uow=memory_uow_factory(), keys=MemoryKeyStore(), clock=clock, random_nibble=lambda: 5
+    )
+    assert await seed(core) == METER
+    counted_core, counts = counted(core)
+    shop = Purchases(
+        core=counted_core,
+        providers={"scripted": AcceptingProvider()},
+        default_provider="scripted",
+        currency="ZAR",
+        payment_ttl=600,
+        token_wait=5,
+        metrics=Metrics(),
+        wake_outbox=Wakes(),
+        clock=clock,
+    )
+    action = StartPurchase(meter=METER, amount=R10000, msisdn=PHONE, idempotency_key="hop-1")
+    hop = asyncio.create_task(shop.start_ussd(action))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert not hop.done()
+    payment = await payments.find_payment(core, "ussd", "hop-1")
+    assert payment is not None
+    assert payment.provider_reference == "REF-1"
+    await shop.apply(paid(payment))
+    opened = counts.opened
+    started = await asyncio.wait_for(hop, timeout=1)
+    assert counts.opened == opened
+    vend = await stored_vend(core, payment.id)
+    assert isinstance(started, PaymentStarted)
+    assert (started.token, started.units_tenths) == (vend.tokens[0].token, 43_474)
