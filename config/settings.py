@@ -14,7 +14,16 @@ VENDGATE_DATABASE_URL           SQLAlchemy URL (SQLite or Postgres) ``sqlite+aio
 VENDGATE_KEY_ENCRYPTION_KEY     32 bytes, base64: encrypts vending  a development key
                                 keys at rest (AES-256-GCM)          (refused in production)
 VENDGATE_UTILITY_TIMEZONE       IANA zone of the utility's months   ``UTC``
+VENDGATE_DB_POOL_SIZE           PostgreSQL connections a process    ``10``
+                                keeps open
+VENDGATE_DB_POOL_OVERFLOW       connections it may open beyond      ``10``
+                                those, closed again when returned
 =============================== =================================== ==========================
+
+Size the pools to the database, not to the traffic: every replica (and ``--workers``
+process) opens up to size + overflow connections, and PostgreSQL spends less CPU per
+purchase with fewer of them (``bench/load.py``: two replicas on a 2-core machine sold ~10 %
+more with 6 + 2 each than with 10 + 10). ``docs/deploy.md`` gives the rule of thumb.
 
 The gateway's own variables (USSD sessions, payments, SMS, callback protection) are listed in
 :mod:`config.gateway`.
@@ -73,9 +82,16 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     key_encryption_key: bytes = field(default=DEVELOPMENT_KEY_ENCRYPTION_KEY, repr=False)
     utility_timezone: str = "UTC"
+    db_pool_size: int = 10
+    db_pool_overflow: int = 10
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
 
     def __post_init__(self) -> None:
+        if self.db_pool_size < 1 or self.db_pool_overflow < 0:
+            raise ConfigError(
+                f"{_PREFIX}DB_POOL_SIZE must be at least 1 and {_PREFIX}DB_POOL_OVERFLOW at"
+                f" least 0; got {self.db_pool_size} and {self.db_pool_overflow}"
+            )
         if len(self.key_encryption_key) != KEK_BYTES:
             raise ConfigError(
                 f"{_PREFIX}KEY_ENCRYPTION_KEY must be {KEK_BYTES} bytes,"
@@ -118,6 +134,8 @@ class Settings:
             database_url=_get(environ, "DATABASE_URL") or DEFAULT_DATABASE_URL,
             key_encryption_key=_kek(_get(environ, "KEY_ENCRYPTION_KEY")),
             utility_timezone=_get(environ, "UTILITY_TIMEZONE") or "UTC",
+            db_pool_size=_whole(environ, "DB_POOL_SIZE", 10),
+            db_pool_overflow=_whole(environ, "DB_POOL_OVERFLOW", 10),
             gateway=gateway_from_env(environ),
         )
 
@@ -126,6 +144,17 @@ def _get(environ: Mapping[str, str], name: str) -> str | None:
     """The stripped value of ``VENDGATE_<name>``, or None when it is unset or empty."""
     value = environ.get(_PREFIX + name, "").strip()
     return value or None
+
+
+def _whole(environ: Mapping[str, str], name: str, default: int) -> int:
+    """``VENDGATE_<name>`` as a whole number (``default`` when unset)."""
+    value = _get(environ, name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{_PREFIX}{name} must be a whole number; got {value!r}") from None
 
 
 def _environment(value: str | None) -> Environment:

@@ -132,6 +132,8 @@ async def _build(
             settings.key_encryption_key,
             tz=settings.utility_zone,
             migrate=overrides.migrate and settings.environment is Environment.DEVELOPMENT,
+            pool_size=settings.db_pool_size,
+            pool_overflow=settings.db_pool_overflow,
             clock=overrides.clock,
         )
     )

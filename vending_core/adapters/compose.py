@@ -28,16 +28,23 @@ async def sql_core(
     tz: tzinfo = UTC,
     migrate: bool = False,
     pool_size: int = 10,
+    pool_overflow: int | None = None,
     clock: Callable[[], datetime] | None = None,
     sqlite_synchronous: SqliteSynchronous = "FULL",
 ) -> AsyncIterator[Core]:
     """A core on the database at ``url`` (migrated first when ``migrate``).
 
-    ``sqlite_synchronous`` is SQLite's durability setting (see vending_core.adapters.db).
+    ``sqlite_synchronous`` is SQLite's durability setting (see vending_core.adapters.db);
+    ``pool_size`` and ``pool_overflow`` (default: as many) size PostgreSQL's pool.
     """
     if migrate:
         await upgrade(url)
-    engine = create_engine(url, pool_size=pool_size, sqlite_synchronous=sqlite_synchronous)
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        pool_overflow=pool_overflow,
+        sqlite_synchronous=sqlite_synchronous,
+    )
     # The key store reads through its own small pool: a vend asks for a key while its unit of
     # work holds a connection (and the meter lock), so sharing one pool could starve it.
     key_engine = create_engine(url, pool_size=2)

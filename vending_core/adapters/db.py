@@ -33,7 +33,8 @@ SQLite
     SQLite reports a transaction still open on it (the units of work end theirs themselves).
 
 PostgreSQL
-    asyncpg at READ COMMITTED, a pool of ``pool_size`` connections (plus as many overflow), the
+    asyncpg at READ COMMITTED, a pool of ``pool_size`` connections (plus ``pool_overflow``,
+    by default as many, opened under load and closed when returned), the
     session time zone UTC. ``postgresql://`` URLs are given the asyncpg driver.
 """
 
@@ -92,6 +93,7 @@ def create_engine(
     url: str,
     *,
     pool_size: int = 10,
+    pool_overflow: int | None = None,
     echo: bool = False,
     sqlite_synchronous: SqliteSynchronous = "FULL",
 ) -> AsyncEngine:
@@ -101,6 +103,8 @@ def create_engine(
         url: SQLAlchemy URL, e.g. ``sqlite+aiosqlite:///vendgate.sqlite3`` or
             ``postgresql://user@host/db``.
         pool_size: Connections kept open (PostgreSQL; SQLite keeps SQLAlchemy's default).
+        pool_overflow: Connections opened beyond those under load (PostgreSQL; default:
+            ``pool_size``).
         echo: Log every SQL statement (development only: statements carry no key material,
             but parameters may hold tokens).
         sqlite_synchronous: SQLite's ``PRAGMA synchronous``: ``FULL`` (durable through power
@@ -120,7 +124,7 @@ def create_engine(
         echo=echo,
         isolation_level="READ COMMITTED",
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if pool_overflow is None else pool_overflow,
         pool_recycle=_POOL_RECYCLE_S,
         connect_args={
             "command_timeout": _PG_COMMAND_TIMEOUT_S,

@@ -148,6 +148,30 @@ async def test_postgres_sessions_are_read_committed_in_utc(postgres_engine: Asyn
     assert (isolation, zone) == ("read committed", "UTC")
 
 
+@pytest.mark.postgres
+async def test_postgres_pool_keeps_its_size_and_opens_its_overflow(
+    migrated_postgres_url: str,
+) -> None:
+    """pool_size connections are kept; pool_overflow more open under load, then close.
+
+    Size 1, overflow 1: two connections at once are one kept and one overflow (the pool's
+    overflow count goes from -1, none open yet, to 1); once both are returned, the overflow
+    one is closed and the pool holds 1.
+    """
+    engine = create_engine(migrated_postgres_url, pool_size=1, pool_overflow=1)
+    pool = engine.sync_engine.pool
+    try:
+        assert (pool.size(), pool.overflow()) == (1, -1)  # type: ignore[attr-defined]
+        async with engine.connect() as first, engine.connect() as second:
+            await first.exec_driver_sql("SELECT 1")
+            await second.exec_driver_sql("SELECT 1")
+            assert pool.overflow() == 1  # type: ignore[attr-defined]
+            assert pool.checkedout() == 2  # type: ignore[attr-defined]
+        assert (pool.checkedin(), pool.overflow()) == (1, 0)  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+
 async def test_times_come_back_in_utc(engine: AsyncEngine) -> None:
     """A time stored at +02:00 comes back as the same instant with tzinfo UTC."""
     async with SqlUnitOfWork(engine) as uow:

@@ -27,6 +27,22 @@ def test_defaults_when_nothing_is_set() -> None:
     assert settings.key_encryption_key == DEVELOPMENT_KEY_ENCRYPTION_KEY
     assert settings.uses_development_kek
     assert settings.utility_timezone == "UTC"
+    assert (settings.db_pool_size, settings.db_pool_overflow) == (10, 10)
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"VENDGATE_DB_POOL_SIZE": "ten"}, "VENDGATE_DB_POOL_SIZE must be a whole number"),
+        ({"VENDGATE_DB_POOL_OVERFLOW": "2.5"}, "VENDGATE_DB_POOL_OVERFLOW must be a whole"),
+        ({"VENDGATE_DB_POOL_SIZE": "0"}, "DB_POOL_SIZE must be at least 1 .* got 0 and 10"),
+        ({"VENDGATE_DB_POOL_OVERFLOW": "-1"}, "DB_POOL_OVERFLOW at least 0; got 10 and -1"),
+    ],
+)
+def test_pool_sizes_are_whole_and_in_range(variables: dict[str, str], message: str) -> None:
+    """A pool needs a connection; overflow may be 0; anything else names the variable."""
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(variables)
 
 
 def test_every_variable_is_read() -> None:
@@ -37,6 +53,8 @@ def test_every_variable_is_read() -> None:
             "VENDGATE_DATABASE_URL": "postgresql://vendgate@db/vendgate",
             "VENDGATE_KEY_ENCRYPTION_KEY": REAL_KEK_B64,
             "VENDGATE_UTILITY_TIMEZONE": "Africa/Johannesburg",
+            "VENDGATE_DB_POOL_SIZE": "6",
+            "VENDGATE_DB_POOL_OVERFLOW": "0",
             "DATABASE_URL": "ignored: not a VENDGATE_ variable",
         }
     )
@@ -45,6 +63,8 @@ def test_every_variable_is_read() -> None:
         database_url="postgresql://vendgate@db/vendgate",
         key_encryption_key=REAL_KEK,
         utility_timezone="Africa/Johannesburg",
+        db_pool_size=6,
+        db_pool_overflow=0,
     )
     assert not settings.uses_development_kek
     assert settings.utility_zone == ZoneInfo("Africa/Johannesburg")
@@ -52,7 +72,14 @@ def test_every_variable_is_read() -> None:
 
 def test_empty_or_blank_values_count_as_unset() -> None:
     """An empty or blank variable (as compose files often pass) takes the default."""
-    names = ("ENVIRONMENT", "DATABASE_URL", "KEY_ENCRYPTION_KEY", "UTILITY_TIMEZONE")
+    names = (
+        "ENVIRONMENT",
+        "DATABASE_URL",
+        "KEY_ENCRYPTION_KEY",
+        "UTILITY_TIMEZONE",
+        "DB_POOL_SIZE",
+        "DB_POOL_OVERFLOW",
+    )
     assert Settings.from_env({f"VENDGATE_{name}": " " for name in names}) == Settings()
 
 
