@@ -46,11 +46,13 @@ from typing import Final, Literal
 
 import aiohttp
 
+import sts
 from config.settings import Settings
 from gateway.api.client import SigningClient
 from gateway.simulate import PROVIDERS, simulator
 from vending_core.adapters.api_secrets import SecretBox
 from vending_core.adapters.compose import sql_core
+from vending_core.domain.model import Customer, Meter
 from vending_core.service.admin_accounts import create_user
 from vending_core.service.admin_records import AdminLevel, AdminUser
 from vending_core.service.api_clients import create_api_client
@@ -64,7 +66,9 @@ __all__ = [
     "Mix",
     "Outcome",
     "Purchase",
+    "add_load_meters",
     "admin_token",
+    "load_meters",
     "prepare_database",
     "raise_demo_float",
     "run_for",
@@ -351,10 +355,57 @@ async def raise_demo_float(uow: UnitOfWork) -> None:
     await uow.vendors.update(vendor)
 
 
+def load_meters(count: int) -> tuple[str, ...]:
+    """The numbers of the ``count`` meters :func:`add_load_meters` adds (after the demo's 12)."""
+    first = len(DEMO_METERS) + 1
+    return tuple(_number(n) for n in range(first, first + count))
+
+
+def _number(n: int) -> str:
+    base = f"{n:010d}"
+    return base + str(sts.identifiers.luhn_digit(base))
+
+
+async def add_load_meters(uow: UnitOfWork, count: int) -> None:
+    """Add :func:`load_meters` ``(count)``, each with a customer, in ``uow``.
+
+    The demo has 12 meters: a load spread over them queues on their row locks (every vend
+    locks its meter), which a utility's millions of meters never do. These copy the demo
+    meters' supply groups, keys, tariffs and key data in turn, so their tokens decode with
+    the demo's keys (``check-ledger`` decodes every one).
+    """
+    for index, number in enumerate(load_meters(count)):
+        like = DEMO_METERS[index % len(DEMO_METERS)]
+        customer_id = await uow.customers.add(
+            Customer(
+                account_number=f"LOAD-{index + 1:06d}",
+                name=f"Load customer {index + 1}",
+                address=f"{index + 1} Load Street",
+                phones=(),
+            )
+        )
+        await uow.meters.add(
+            Meter(
+                number=number,
+                pan=sts.Pan.parse(number).digits,
+                sgc=like.sgc,
+                ti=1,
+                krn=1,
+                base_date=2014,
+                ea=like.ea,
+                dkga=like.dkga,
+                tariff_code=like.tariff,
+                customer_id=customer_id,
+            )
+        )
+
+
 async def prepare_database(
-    settings: Settings, *, admin_password: str, raise_float: bool = True
+    settings: Settings, *, admin_password: str, raise_float: bool = True, meters: int = 0
 ) -> Credentials:
     """Migrate, load the demo data (unless there), raise DEMO-POS's float, add a key, an admin.
+
+    With ``meters``, that many more meters (:func:`add_load_meters`) on a fresh database.
 
     Raise the float only on a fresh database: raised before any vend, the vendor's ledger
     starts from it (the opening float is not an entry, ``check-ledger`` does not check it);
@@ -362,10 +413,13 @@ async def prepare_database(
     ``loadgen-<random>``, new on every call.
     """
     async with sql_core(settings.database_url, settings.key_encryption_key, migrate=True) as core:
-        await load_demo_data(core)
-        if raise_float:
+        fresh = await load_demo_data(core)
+        if raise_float or (fresh and meters):
             async with core.uow() as uow:
-                await raise_demo_float(uow)
+                if raise_float:
+                    await raise_demo_float(uow)
+                if fresh and meters:
+                    await add_load_meters(uow, meters)
                 await uow.commit()
         key = await create_api_client(
             core, SecretBox(settings.key_encryption_key), vendor_code=VENDOR, name="loadgen"
