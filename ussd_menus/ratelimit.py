@@ -27,6 +27,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from ussd_menus.redis_scripts import Script
+
 __all__ = ["MemoryRateLimiter", "RateLimiter", "RatePolicy", "RedisRateLimiter"]
 
 _SWEEP_AT = 1024  # the memory twin sweeps ended windows once it holds this many keys
@@ -121,9 +123,9 @@ class RedisRateLimiter:
     ) -> None:
         self._policy = policy
         self._prefix = prefix
-        self._script = client.register_script(_COUNT)
+        self._script = Script(client, _COUNT)
 
     async def allow(self, key: str) -> bool:
         """Count an event for ``key`` atomically in Redis; True if it is within the limit."""
-        count = await self._script(keys=[self._prefix + key], args=[self._policy.window_ms])
+        count = await self._script([self._prefix + key], [self._policy.window_ms])
         return int(count) <= self._policy.limit

@@ -44,6 +44,7 @@ from contextlib import asynccontextmanager, suppress
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from ussd_menus.redis_scripts import Script
 from ussd_menus.session import Held, SessionState
 
 __all__ = ["RedisSessionStore", "SessionBusy", "SessionLockLost"]
@@ -140,9 +141,9 @@ class RedisSessionStore:
         self._lease_ms = _milliseconds(lock_timeout)
         self._lock_wait = lock_wait
         self._poll = poll_interval
-        self._release_script = client.register_script(_RELEASE)
-        self._hold_script = client.register_script(_HOLD)
-        self._write_script = client.register_script(_WRITE_AND_RELEASE)
+        self._release_script = Script(client, _RELEASE)
+        self._hold_script = Script(client, _HOLD)
+        self._write_script = Script(client, _WRITE_AND_RELEASE)
 
     async def get(self, key: str) -> SessionState | None:
         """The stored session, or None if absent or expired (ValueError if not a session)."""
@@ -201,7 +202,7 @@ class RedisSessionStore:
         deadline = loop.time() + self._lock_wait
         while True:
             try:
-                got = await self._hold_script(keys=names, args=[token, self._lease_ms])
+                got = await self._hold_script(names, [token, self._lease_ms])
             except ResponseError as exc:
                 if not _wrong_type(exc):
                     raise
@@ -232,7 +233,7 @@ class RedisSessionStore:
                 args.append("del")
             else:
                 args += ["set", write[0].to_json(), _milliseconds(write[1])]
-        if not await self._write_script(keys=written, args=args):
+        if not await self._write_script(written, args):
             raise SessionLockLost(
                 f"the lock of session {key!r} expired before the hop ended "
                 f"(lease {self._lease_ms} ms); another hop may have run meanwhile,"
@@ -255,7 +256,7 @@ class RedisSessionStore:
 
     async def _release(self, name: str, token: str) -> bool:
         """Delete the lock if it still holds ``token``; False if it had expired or moved on."""
-        deleted = await self._release_script(keys=[name], args=[token])
+        deleted = await self._release_script([name], [token])
         return bool(deleted)
 
     def _session_key(self, key: str) -> str:
