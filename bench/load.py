@@ -12,7 +12,10 @@ sandbox payments paying after 50 ms, token SMS sent with the real Africa's Talki
 small sink in this process that accepts everything), and runs the mix from a second OS process
 (this script with ``--client``) so the load's CPU is not the bench's: ``--concurrency`` slots,
 each sending its next purchase as soon as the last is answered (:func:`gateway.loadgen.run_for`)
-spread over the replicas in turn. The mix (``--mix ussd=4,sms=3,api=3,report=1``):
+spread over the replicas in turn; with ``--rate R``, R requests a second are started whatever
+the answers (open loop, at most ``--concurrency`` in flight: :func:`gateway.loadgen.run_paced`),
+for latencies at a given offered load rather than at saturation. The mix
+(``--mix ussd=4,sms=3,api=3,report=1``):
 
 * ``ussd``: a whole purchase over one of the four aggregators (6 hops, the last waits for the
   sandbox and the vend and shows the token); its latency is the whole session's.
@@ -41,8 +44,8 @@ With ``--url URL`` (repeat it) the load goes to replicas already running instead
 database of ``VENDGATE_DATABASE_URL`` (prepared as above, but the float is left alone).
 
 Run with ``.venv/bin/python bench/load.py [--replicas 1,2] [--duration 15] [--concurrency 64]
-[--mix ussd=4,sms=3,api=3,report=1] [--meters 1000] [--connections 16] [--postgres URL]
-[--redis URL] [--url URL ...] [--profile]``.
+[--rate R] [--mix ussd=4,sms=3,api=3,report=1] [--meters 1000] [--connections 16]
+[--postgres URL] [--redis URL] [--url URL ...] [--profile]``.
 The machine may be shared: compare the lines of one run, and run it more than once.
 """
 
@@ -83,6 +86,7 @@ from gateway.loadgen import (
     load_meters,
     prepare_database,
     run_for,
+    run_paced,
 )
 from vending_core.adapters.db import create_engine
 from vending_core.service.demo_data import DEMO_METERS
@@ -151,11 +155,26 @@ async def client(job: dict[str, Any]) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
         started, cpu = time.perf_counter(), time.process_time()
-        outcomes = await run_for(
-            http, credentials, mix, seconds=job["duration"], concurrency=job["concurrency"]
-        )
+        skipped = 0
+        if job.get("rate"):
+            outcomes, skipped = await run_paced(
+                http,
+                credentials,
+                mix,
+                seconds=job["duration"],
+                rate=job["rate"],
+                concurrency=job["concurrency"],
+            )
+        else:
+            outcomes = await run_for(
+                http, credentials, mix, seconds=job["duration"], concurrency=job["concurrency"]
+            )
         seconds = time.perf_counter() - started
-    return summarise(outcomes, seconds) | {"client_cpu": time.process_time() - cpu}
+    return summarise(outcomes, seconds) | {
+        "client_cpu": time.process_time() - cpu,
+        "rate": job.get("rate"),
+        "not_sent": skipped,
+    }
 
 
 # ---------------------------------------------------------------- servers and measurements
@@ -405,7 +424,8 @@ async def http_floor(label: str, job: dict[str, Any], pids: set[int]) -> None:
     the floor under each, so 2 cores divided by (its CPU x exchanges per purchase) is a
     ceiling no gateway code can beat on this machine with this HTTP stack.
     """
-    data, cpu = await loaded(job | {"weights": [("health", 1)], "duration": FLOOR_SECONDS}, pids)
+    floor = {"weights": [("health", 1)], "duration": FLOOR_SECONDS, "rate": None}
+    data, cpu = await loaded(job | floor, pids)
     done = data["kinds"]["health"]["ok"]
     if not done:
         print(f"{'':12} HTTP floor: no /healthz answered")
@@ -474,9 +494,15 @@ def show(run: Run) -> None:
             f"{run.label:12} {kind:6} {line['requests']:6,} req {line['ok'] / seconds:7,.1f} ok/s"
             f"  p50 {line['p50']:7.1f}  p99 {line['p99']:7.1f} ms  errors {errors}"
         )
+    offered = (
+        f" (offered {data['rate']:,.0f} requests/s, {data['not_sent']:,} not sent: too many in"
+        " flight)"
+        if data.get("rate")
+        else ""
+    )
     print(
         f"{run.label:12} purchases {data['purchases']:,} in {seconds:.1f} s = "
-        f"{run.rate:,.1f}/s, p99 {data['purchase_p99']:.1f} ms"
+        f"{run.rate:,.1f}/s, p99 {data['purchase_p99']:.1f} ms{offered}"
     )
     cores = os.cpu_count() or 1
     if not data["purchases"]:  # a mix of reports only: nothing to divide by
@@ -494,6 +520,8 @@ def show(run: Run) -> None:
 def verdict(runs: Sequence[Run]) -> None:
     """Print the issue's target against the runs: two replicas, and scaling."""
     for first, later in itertools_pairs(runs):
+        if first.data.get("rate"):  # paced: every run completes what it is offered
+            continue
         print(
             f"scaling: {later.label} / {first.label} = {later.rate / max(first.rate, 1e-9):.2f}"
             f" ({'no loss' if later.rate >= first.rate else 'LESS throughput'})"
@@ -530,6 +558,7 @@ def job(args: argparse.Namespace, bases: Sequence[str], credentials: Credentials
         "meters": args.meters,
         "duration": args.duration,
         "concurrency": args.concurrency,
+        "rate": args.rate,
         "credentials": {
             "key_id": credentials.key_id,
             "secret": credentials.secret,
@@ -626,6 +655,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--url", action="append", default=[], help="an existing replica")
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="offer this many requests a second (open loop) instead of a closed loop",
+    )
     parser.add_argument(
         "--connections",
         type=int,

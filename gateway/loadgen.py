@@ -20,6 +20,8 @@ interleaved), its replica, meter, amount, phone and keys. Phones are distinct pe
 run's ``tag`` so runs never replay each other. :func:`run_purchases` plays a list of planned
 purchases, :func:`run_for` plays purchases ``0, 1, 2...`` until a deadline; both with a fixed
 number of concurrent slots, each sending its next purchase when the last one is answered.
+:func:`run_paced` starts them at a fixed rate instead (open loop), for latencies at a given
+offered load.
 
 Each answer is classified (:class:`Outcome`): ``ok``; ``declined`` (a clean refusal: a USSD
 session ended politely without a token, an RFC 9457 problem, a pending payment); ``transport``
@@ -72,6 +74,7 @@ __all__ = [
     "prepare_database",
     "raise_demo_float",
     "run_for",
+    "run_paced",
     "run_purchases",
 ]
 
@@ -341,6 +344,52 @@ async def run_for(
 
     await asyncio.gather(*(slot() for _ in range(concurrency)))
     return outcomes
+
+
+async def run_paced(
+    http: aiohttp.ClientSession,
+    credentials: Credentials,
+    mix: Mix,
+    *,
+    seconds: float,
+    rate: float,
+    concurrency: int,
+) -> tuple[list[Outcome], int]:
+    """Start purchase ``n`` at ``n / rate`` seconds (open loop) until ``seconds`` have passed.
+
+    Unlike :func:`run_for`, a slow answer does not slow the offered load, so latencies are
+    those of a gateway offered ``rate`` requests a second. At most ``concurrency`` are in
+    flight: a purchase due while that many wait is not sent, and counted. Returns the
+    outcomes and that count.
+    """
+    clients = _Clients(http, credentials, {})
+    pattern = mix.pattern()
+    slots = asyncio.Semaphore(concurrency)
+    outcomes: list[Outcome] = []
+    skipped = 0
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(n: int) -> None:
+        try:
+            outcomes.append(await _play(clients, mix.plan(n, pattern)))
+        finally:
+            slots.release()
+
+    started = time.perf_counter()
+    for n in itertools.count():
+        due = started + n / rate
+        if due >= started + seconds:
+            break
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        if slots.locked():
+            skipped += 1
+            continue
+        await slots.acquire()
+        task = asyncio.create_task(one(n))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await asyncio.gather(*tasks)
+    return outcomes, skipped
 
 
 # ---------------------------------------------------------------- the database
