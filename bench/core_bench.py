@@ -45,6 +45,7 @@ from vending_core.domain.model import Block, Customer, Meter, SupplyGroup, Tarif
 from vending_core.domain.pricing import PurchaseInput, price_purchase
 from vending_core.domain.tids import allocate_tids
 from vending_core.service.core import Core, RequestContext, key_ref_for
+from vending_core.service.demo_data import drn
 from vending_core.service.vending import vend_credit
 
 SECONDS = 3.0
@@ -67,14 +68,9 @@ TARIFF = Tariff(
 )
 
 
-def _drn(n: int) -> str:
-    base = f"{n:010d}"
-    return base + str(sts.identifiers.luhn_digit(base))
-
-
 async def _seed(core: Core) -> list[str]:
     await core.keys.store(key_ref_for(SGC, 1), VENDING_KEY)
-    numbers = [_drn(n) for n in range(1, METERS + 1)]
+    numbers = [drn(n) for n in range(1, METERS + 1)]
     async with core.uow() as uow:
         await uow.supply_groups.add(
             SupplyGroup(

@@ -48,17 +48,16 @@ from typing import Final, Literal
 
 import aiohttp
 
-import sts
 from config.settings import Settings
 from gateway.api.client import SigningClient
 from gateway.simulate import PROVIDERS, simulator
 from vending_core.adapters.api_secrets import SecretBox
 from vending_core.adapters.compose import sql_core
-from vending_core.domain.model import Customer, Meter
+from vending_core.domain.model import Customer
 from vending_core.service.admin_accounts import create_user
 from vending_core.service.admin_records import AdminLevel, AdminUser
 from vending_core.service.api_clients import create_api_client
-from vending_core.service.demo_data import DEMO_METERS, load_demo_data
+from vending_core.service.demo_data import DEMO_METERS, drn, load_demo_data
 from vending_core.service.ports import UnitOfWork
 
 __all__ = [
@@ -407,12 +406,7 @@ async def raise_demo_float(uow: UnitOfWork) -> None:
 def load_meters(count: int) -> tuple[str, ...]:
     """The numbers of the ``count`` meters :func:`add_load_meters` adds (after the demo's 12)."""
     first = len(DEMO_METERS) + 1
-    return tuple(_number(n) for n in range(first, first + count))
-
-
-def _number(n: int) -> str:
-    base = f"{n:010d}"
-    return base + str(sts.identifiers.luhn_digit(base))
+    return tuple(drn(n) for n in range(first, first + count))
 
 
 async def add_load_meters(uow: UnitOfWork, count: int) -> None:
@@ -433,20 +427,7 @@ async def add_load_meters(uow: UnitOfWork, count: int) -> None:
                 phones=(),
             )
         )
-        await uow.meters.add(
-            Meter(
-                number=number,
-                pan=sts.Pan.parse(number).digits,
-                sgc=like.sgc,
-                ti=1,
-                krn=1,
-                base_date=2014,
-                ea=like.ea,
-                dkga=like.dkga,
-                tariff_code=like.tariff,
-                customer_id=customer_id,
-            )
-        )
+        await uow.meters.add(like.to_meter(customer_id, number=number))
 
 
 async def prepare_database(

@@ -78,6 +78,22 @@ class DemoMeter:
     tariff: str
     fbe: bool = False
 
+    def to_meter(self, customer_id: int, *, number: str | None = None) -> Meter:
+        """The stored meter: this one, or a copy numbered ``number`` (same keys, no FBE)."""
+        return Meter(
+            number=number or self.number,
+            pan=sts.Pan.parse(number or self.number).digits,
+            sgc=self.sgc,
+            ti=1,
+            krn=1,
+            base_date=2014,
+            ea=self.ea,
+            dkga=self.dkga,
+            tariff_code=self.tariff,
+            customer_id=customer_id,
+            fbe_registered=self.fbe and number is None,
+        )
+
     def reference_meter(self) -> sts.Meter:
         """A fresh STS reference meter with this meter's keys (KRN 1, TI 1, base 2014)."""
         return sts.Meter.provision(
@@ -109,7 +125,8 @@ _NAMES = (
 )
 
 
-def _drn(n: int) -> str:
+def drn(n: int) -> str:
+    """Meter number ``n`` of the demo's numbering: 10 digits and a Luhn check digit."""
     base = f"{n:010d}"
     return base + str(sts.identifiers.luhn_digit(base))
 
@@ -127,7 +144,7 @@ _LAYOUT = (
 )
 
 DEMO_METERS = tuple(
-    DemoMeter(number=_drn(n), customer=name, sgc=sgc, dkga=dkga, ea=ea, tariff=tariff, fbe=fbe)
+    DemoMeter(number=drn(n), customer=name, sgc=sgc, dkga=dkga, ea=ea, tariff=tariff, fbe=fbe)
     for n, (name, (sgc, dkga, ea, tariff, fbe)) in enumerate(zip(_NAMES, _LAYOUT, strict=True), 1)
 )
 
@@ -159,21 +176,7 @@ async def load_demo_data(core: Core) -> bool:
                     phones=(f"+25470000{index:04d}",),
                 )
             )
-            meter_id = await uow.meters.add(
-                Meter(
-                    number=demo.number,
-                    pan=sts.Pan.parse(demo.number).digits,
-                    sgc=demo.sgc,
-                    ti=1,
-                    krn=1,
-                    base_date=2014,
-                    ea=demo.ea,
-                    dkga=demo.dkga,
-                    tariff_code=demo.tariff,
-                    customer_id=customer_id,
-                    fbe_registered=demo.fbe,
-                )
-            )
+            meter_id = await uow.meters.add(demo.to_meter(customer_id))
             if index == 1:
                 await uow.debts.add(
                     Debt(

@@ -119,7 +119,9 @@ class Wakes:
         self.count += 1
 
 
-def purchases(core: Core, clock: Clock, wakes: Callable[[], None]) -> Purchases:
+def purchases(
+    core: Core, clock: Clock, wakes: Callable[[], None], *, token_wait: float = 0
+) -> Purchases:
     """The gateway's purchases on ``core``, with the accepting provider as the default."""
     return Purchases(
         core=core,
@@ -127,7 +129,7 @@ def purchases(core: Core, clock: Clock, wakes: Callable[[], None]) -> Purchases:
         default_provider="scripted",
         currency="ZAR",
         payment_ttl=600,
-        token_wait=0,
+        token_wait=token_wait,
         metrics=Metrics(),
         wake_outbox=wakes,
         clock=clock,
@@ -379,17 +381,7 @@ async def test_the_waiting_ussd_hop_is_handed_the_new_vends_receipt(clock: Clock
     )
     assert await seed(core) == METER
     counted_core, counts = counted(core)
-    shop = Purchases(
-        core=counted_core,
-        providers={"scripted": AcceptingProvider()},
-        default_provider="scripted",
-        currency="ZAR",
-        payment_ttl=600,
-        token_wait=5,
-        metrics=Metrics(),
-        wake_outbox=Wakes(),
-        clock=clock,
-    )
+    shop = purchases(counted_core, clock, Wakes(), token_wait=5)
     action = StartPurchase(meter=METER, amount=R10000, msisdn=PHONE, idempotency_key="hop-1")
     hop = asyncio.create_task(shop.start_ussd(action))
     for _ in range(50):
