@@ -11,13 +11,16 @@ import asyncio
 import itertools
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from vending_core.adapters.sql import sql_uow_factory
 from vending_core.service import ports
-from vending_core.service.messaging_records import OutboxMessage, OutboxStatus
+from vending_core.service.messaging_records import HeldReport, OutboxMessage, OutboxStatus
 from vending_core.service.outbox import (
     DeliveryResult,
     RetryPolicy,
@@ -337,3 +340,126 @@ async def test_enqueue_refuses_what_is_not_a_phone_number(backend: Backend, msis
     async with backend.new_uow() as uow:
         with pytest.raises(ValueError, match="not an international phone number"):
             await enqueue_sms(uow, dedupe_key="k", msisdn=msisdn, text="t", kind="x", now=T0)
+
+
+async def test_lock_many_returns_the_stored_rows_ordered_by_id(backend: Backend) -> None:
+    """Asked for ids 3, 1, 99 (never stored) and 1 again: rows 1 and 3, in id order, as stored."""
+    ids = [await _enqueue(backend, f"k{n}", f"text {n}") for n in range(1, 4)]
+    assert ids == [1, 2, 3]
+    async with backend.new_uow() as uow:
+        locked = await uow.outbox.lock_many([3, 1, 99, 1])
+        assert await uow.outbox.lock_many([]) == []
+    assert [(m.id, m.dedupe_key, m.text) for m in locked] == [
+        (1, "k1", "text 1"),
+        (3, "k3", "text 3"),
+    ]
+    assert locked == [await _get(backend, 1), await _get(backend, 3)]
+
+
+async def test_update_many_stores_every_field_of_each_message(backend: Backend) -> None:
+    """Two rows changed in every field but id and key, stored together; the third untouched."""
+    ids = [await _enqueue(backend, f"k{n}", f"text {n}") for n in range(1, 4)]
+    later = T0 + timedelta(minutes=5)
+    first, second, third = [await _get(backend, i) for i in ids]
+    changed = [
+        replace(
+            first,
+            msisdn="254700000001",
+            text="new 1",
+            kind="resend",
+            status=OutboxStatus.SENT,
+            attempts=2,
+            next_attempt_at=later,
+            lease_until=None,
+            provider="fake",
+            provider_message_id="fake-9",
+            provider_status="Success",
+            last_error=None,
+            updated_at=later,
+            sent_at=later,
+        ),
+        replace(
+            second,
+            status=OutboxStatus.DELIVERED,
+            attempts=3,
+            lease_until=later,
+            provider="fake",
+            provider_message_id="fake-10",
+            provider_status="Delivered",
+            last_error="an earlier error",
+            updated_at=later,
+            sent_at=T0,
+            delivered_at=later,
+        ),
+    ]
+    async with backend.new_uow() as uow:
+        await uow.outbox.update_many(changed)
+        await uow.outbox.update_many([])
+        await uow.commit()
+    assert [await _get(backend, i) for i in ids] == [*changed, third]
+
+
+async def test_held_reports_and_drop_reports_touch_only_the_ids_named(backend: Backend) -> None:
+    """Of held fake/a, fake/b, other/a: fake's a and c find fake/a; dropping them keeps the rest.
+
+    Asking for a twice returns it once; an empty list asks nothing.
+    """
+    for provider, provider_id, status in (
+        ("fake", "a", "Success"),
+        ("fake", "b", "Buffered"),
+        ("other", "a", "Failed"),
+    ):
+        async with backend.new_uow() as uow:
+            await uow.outbox.hold_report(
+                HeldReport(
+                    provider=provider,
+                    provider_message_id=provider_id,
+                    status=status,
+                    failure_reason="",
+                    received_at=T0,
+                )
+            )
+            await uow.commit()
+    async with backend.new_uow() as uow:
+        found = await uow.outbox.held_reports("fake", ["a", "c", "a"])
+        assert await uow.outbox.held_reports("fake", []) == []
+        assert [(r.provider, r.provider_message_id, r.status) for r in found] == [
+            ("fake", "a", "Success")
+        ]
+        assert found[0] == await uow.outbox.held_report("fake", "a")
+        await uow.outbox.drop_reports("fake", ["a", "c"])
+        await uow.outbox.drop_reports("fake", [])
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.outbox.held_report("fake", "a") is None
+        kept = [await uow.outbox.held_report(p, i) for p, i in (("fake", "b"), ("other", "a"))]
+    assert [(r.provider, r.status) for r in kept if r is not None] == [
+        ("fake", "Buffered"),
+        ("other", "Failed"),
+    ]
+
+
+@pytest.mark.postgres
+async def test_lock_many_holds_the_row_locks_until_the_unit_of_work_ends(
+    postgres_engine: AsyncEngine,
+) -> None:
+    """PostgreSQL: rows held by lock_many are skipped by a concurrent claim until released.
+
+    While one unit of work holds rows 1 and 2, a claim (SKIP LOCKED) takes only row 3; once
+    it ends, the next claim takes 1 and 2.
+    """
+    new_uow = sql_uow_factory(postgres_engine)
+    for n in range(1, 4):
+        async with new_uow() as uow:
+            await enqueue_sms(uow, dedupe_key=f"k{n}", msisdn=PHONE, text="t", kind="x", now=T0)
+            await uow.commit()
+    async with new_uow() as holder:
+        assert [m.id for m in await holder.outbox.lock_many([2, 1])] == [1, 2]
+        async with new_uow() as other:
+            taken = await other.outbox.claim_due(T0, T0 + POLICY.lease, 10)
+            await other.commit()
+        assert [m.id for m in taken] == [3]
+    async with new_uow() as other:
+        taken = await other.outbox.claim_due(T0, T0 + POLICY.lease, 10)
+        await other.commit()
+    assert [m.id for m in taken] == [1, 2]

@@ -18,6 +18,7 @@ from tests.contract.conftest import AddMeter, Backend
 from tests.contract.test_repositories import make_vend
 from vending_core.adapters.errors import ConstraintViolation
 from vending_core.adapters.memory_payments import DuplicateRowError
+from vending_core.adapters.sql import sql_uow_factory
 from vending_core.domain.payments import (
     Payment,
     PaymentEvent,
@@ -291,3 +292,206 @@ async def test_vended_payments_whose_token_sms_was_never_queued(
         assert [p.id for p in found] == [payment(4).id, payment(5).id]
         first = await uow.payments.vended_without_token_sms(created_since=since, limit=1)
         assert [p.id for p in first] == [payment(4).id]
+
+
+def report_event(number: int, **changes: object) -> PaymentEvent:
+    """A provider report event of payment ``number`` with every field set."""
+    base = PaymentEvent(
+        payment_id=payment(number).id,
+        at=T0 + timedelta(minutes=number, seconds=5),
+        kind="report",
+        status=PaymentStatus.CONFLICT,
+        outcome="paid",
+        amount=9_000,
+        receipt=f"RCP{number}",
+        detail="amount differs",
+        raw={"ResultCode": 0, "Amount": [90, "00"]},
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+async def test_update_with_event_stores_what_update_and_add_event_store(
+    backend: Backend,
+) -> None:
+    """The changed payment and its event are both stored, as update then add_event store them.
+
+    Payments #1 and #2 start PENDING; #1 is changed with ``update_with_event``, #2 with
+    ``update`` then ``add_event``. Both read back as the same hand-written CONFLICT payment
+    (reason "amount", vend_error None, 3 attempts, raw {"Amount": 9000}) with its one event,
+    and uncommitted, neither is kept.
+    """
+    pending = {"status": PaymentStatus.PENDING, "receipt": None, "vend_error": None}
+    conflict = {
+        "status": PaymentStatus.CONFLICT,
+        "reason": "amount",
+        "vend_error": None,
+        "vend_attempts": 3,
+        "raw": {"Amount": 9000},
+        "updated_at": T0 + timedelta(hours=1),
+    }
+    async with backend.new_uow() as uow:
+        for number in (1, 2):
+            await uow.payments.add(payment(number, **pending))
+        await uow.commit()
+    async with backend.new_uow() as uow:  # not committed: nothing kept
+        await uow.payments.update_with_event(payment(1, **conflict), report_event(1))
+    async with backend.new_uow() as uow:
+        assert await uow.payments.get(payment(1).id) == payment(1, **pending)
+        assert await uow.payments.events(payment(1).id) == []
+        await uow.payments.update_with_event(payment(1, **conflict), report_event(1))
+        await uow.payments.update(payment(2, **conflict))
+        await uow.payments.add_event(report_event(2))
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        for number in (1, 2):
+            stored = await uow.payments.get(payment(number).id)
+            assert stored == Payment(
+                id=f"{number:032x}",
+                provider="mpesa",
+                provider_reference=f"ws_CO_{number}",
+                msisdn="254712345678",
+                meter_number="00000000000",
+                amount=10_000,
+                currency="KES",
+                channel="ussd",
+                client_id="ussd-at",
+                request_id=f"s{number}",
+                status=PaymentStatus.CONFLICT,
+                receipt=f"RCP{number}",
+                reason="amount",
+                vend_error=None,
+                vend_attempts=3,
+                raw={"Amount": 9000},
+                created_at=T0 + timedelta(minutes=number),
+                updated_at=T0 + timedelta(hours=1),
+                expires_at=T0 + timedelta(minutes=number + 10),
+            )
+            assert await uow.payments.events(payment(number).id) == [
+                PaymentEvent(
+                    payment_id=f"{number:032x}",
+                    at=T0 + timedelta(minutes=number, seconds=5),
+                    kind="report",
+                    status=PaymentStatus.CONFLICT,
+                    outcome="paid",
+                    amount=9_000,
+                    receipt=f"RCP{number}",
+                    detail="amount differs",
+                    raw={"ResultCode": 0, "Amount": [90, "00"]},
+                )
+            ]
+
+
+async def test_update_with_event_of_a_missing_payment_raises_as_update_and_stores_no_event(
+    backend: Backend,
+) -> None:
+    """No payment #9: update_with_event raises what update raises, and stores no event.
+
+    The error is the one ``update`` raises for a missing row on this backend (KeyError in
+    memory, RowNotFound on SQL: both LookupErrors); the unit of work is committed after it,
+    and #9 still has no payment and no event.
+    """
+    async with backend.new_uow() as uow:
+        with pytest.raises(LookupError) as by_update:
+            await uow.payments.update(payment(9))
+        with pytest.raises(LookupError) as by_both:
+            await uow.payments.update_with_event(payment(9), report_event(9))
+        assert type(by_both.value) is type(by_update.value)
+        assert str(by_both.value) == str(by_update.value)
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.payments.get(payment(9).id) is None
+        assert await uow.payments.events(payment(9).id) == []
+
+
+async def test_an_event_of_another_payment_is_refused(backend: Backend) -> None:
+    """update_with_event / add_with_event with an event of payment #2 for #1: ValueError.
+
+    Nothing is stored: #1 stays as added (PENDING), no event of #1 or #2, no payment #3.
+    """
+    async with backend.new_uow() as uow:
+        await uow.payments.add(payment(1, status=PaymentStatus.PENDING))
+        with pytest.raises(ValueError, match="event of payment"):
+            await uow.payments.update_with_event(payment(1), report_event(2))
+        with pytest.raises(ValueError, match="event of payment"):
+            await uow.payments.add_with_event(payment(3), report_event(2))
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.payments.get(payment(1).id) == payment(1, status=PaymentStatus.PENDING)
+        assert await uow.payments.get(payment(3).id) is None
+        for number in (1, 2):
+            assert await uow.payments.events(payment(number).id) == []
+
+
+async def test_add_with_event_adds_once_and_keeps_the_event_with_it(backend: Backend) -> None:
+    """A new intent and its "created" event are stored (True); the same request again: False.
+
+    The second intent (#2, same (client_id, request_id) "ussd-at"/"s1") is not stored and
+    neither is its event; #1 keeps its one event.
+    """
+    first = payment(1, status=PaymentStatus.PENDING, provider_reference=None, receipt=None)
+    created = PaymentEvent(
+        payment_id=first.id, at=T0, kind="created", status=PaymentStatus.PENDING, detail="via ussd"
+    )
+    again = payment(2, request_id="s1", provider_reference=None, receipt=None)
+    async with backend.new_uow() as uow:
+        assert await uow.payments.add_with_event(first, created)
+        assert not await uow.payments.add_with_event(again, replace(created, payment_id=again.id))
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.payments.get(first.id) == first
+        assert await uow.payments.events(first.id) == [
+            PaymentEvent(
+                payment_id=f"{1:032x}",
+                at=T0,
+                kind="created",
+                status=PaymentStatus.PENDING,
+                detail="via ussd",
+            )
+        ]
+        assert await uow.payments.get(again.id) is None
+        assert await uow.payments.events(again.id) == []
+
+
+async def test_a_payment_and_its_event_cost_one_statement_on_postgresql(
+    sql_backend: Backend,
+) -> None:
+    """PostgreSQL: one statement each (a data-modifying CTE); SQLite: UPDATE/INSERT + INSERT.
+
+    Counted from the steps: update_with_event is PostgreSQL's ``WITH updated AS (UPDATE ...)
+    INSERT INTO payment_events ...`` (1) or SQLite's UPDATE then INSERT (2); add_with_event
+    of a new intent likewise ``WITH added AS (INSERT ...) INSERT ...`` (1) or INSERT, INSERT
+    (2); of a repeated request, 1 on both (SQLite's INSERT inserts nothing, so no event).
+    """
+    assert sql_backend.engine is not None
+    postgres = sql_backend.engine.dialect.name == "postgresql"
+    statements: list[str] = []
+    new_uow = sql_uow_factory(sql_backend.engine, observe=statements.append)
+    first = payment(1, status=PaymentStatus.PENDING, receipt=None)
+    created = report_event(1, kind="created", status=PaymentStatus.PENDING)
+    async with new_uow() as uow:
+        await uow.payments.get("0" * 32)  # begins the transaction
+        statements.clear()
+        assert await uow.payments.add_with_event(first, created)
+        added = statements[:]
+        statements.clear()
+        await uow.payments.update_with_event(payment(1), report_event(1))
+        updated = statements[:]
+        statements.clear()
+        assert not await uow.payments.add_with_event(
+            replace(first, id=payment(2).id), replace(created, payment_id=payment(2).id)
+        )
+        repeated = statements[:]
+        await uow.commit()
+    words = [[sql.split()[:3] for sql in found] for found in (added, updated, repeated)]
+    if postgres:
+        assert words == [
+            [["WITH", "added", "AS"]],
+            [["WITH", "updated", "AS"]],
+            [["WITH", "added", "AS"]],
+        ]
+    else:
+        assert words == [
+            [["INSERT", "INTO", "payments"], ["INSERT", "INTO", "payment_events"]],
+            [["UPDATE", "payments", "SET"], ["INSERT", "INTO", "payment_events"]],
+            [["INSERT", "INTO", "payments"]],
+        ]

@@ -7,6 +7,7 @@ with everything else. Units of work run one at a time there, so a claim needs no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -99,9 +100,29 @@ class MemoryOutbox:
             raise KeyError(f"no outbox message {message_id} to update")
         self._t.outbox[message_id] = message
 
+    async def lock_many(self, message_ids: Sequence[int]) -> list[OutboxMessage]:
+        """The stored messages among ``message_ids``, ordered by id (no locks needed here)."""
+        found = (self._t.outbox.get(message_id) for message_id in sorted(set(message_ids)))
+        return [message for message in found if message is not None]
+
+    async def update_many(self, messages: Sequence[OutboxMessage]) -> None:
+        """Store every field of each message (KeyError, and nothing stored, if one is new)."""
+        missing = [m.id for m in messages if m.id is None or m.id not in self._t.outbox]
+        if missing:
+            raise KeyError(f"no outbox messages {missing} to update")
+        for message in messages:
+            self._t.outbox[_stored_id(message)] = message
+
     async def held_report(self, provider: str, provider_message_id: str) -> HeldReport | None:
         """The report held for that provider message id."""
         return self._t.reports.get((provider, provider_message_id))
+
+    async def held_reports(
+        self, provider: str, provider_message_ids: Sequence[str]
+    ) -> list[HeldReport]:
+        """The reports held for any of those ids of ``provider``."""
+        found = (self._t.reports.get((provider, i)) for i in dict.fromkeys(provider_message_ids))
+        return [report for report in found if report is not None]
 
     async def hold_report(self, report: HeldReport) -> None:
         """Insert or replace the held report."""
@@ -110,6 +131,11 @@ class MemoryOutbox:
     async def drop_report(self, provider: str, provider_message_id: str) -> None:
         """Forget the held report."""
         self._t.reports.pop((provider, provider_message_id), None)
+
+    async def drop_reports(self, provider: str, provider_message_ids: Sequence[str]) -> None:
+        """Forget the held reports of those ids of ``provider``."""
+        for provider_message_id in provider_message_ids:
+            self._t.reports.pop((provider, provider_message_id), None)
 
 
 def _due(message: OutboxMessage, now: datetime) -> bool:

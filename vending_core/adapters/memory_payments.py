@@ -55,6 +55,11 @@ def _unique_keys(payment: Payment) -> set[tuple[str, ...]]:
     return keys
 
 
+def _check_event_of(payment: Payment, event: PaymentEvent) -> None:
+    if event.payment_id != payment.id:
+        raise ValueError(f"event of payment {event.payment_id} given with payment {payment.id}")
+
+
 class MemoryPaymentRepository:
     """``ports.PaymentRepository`` over :class:`PaymentTables` (payments are frozen values)."""
 
@@ -112,6 +117,20 @@ class MemoryPaymentRepository:
     async def add_event(self, event: PaymentEvent) -> None:
         """Append to the payment's history."""
         self._t.events.append(event)
+
+    async def update_with_event(self, payment: Payment, event: PaymentEvent) -> None:
+        """``update`` then ``add_event`` (no event if ``update`` raises)."""
+        _check_event_of(payment, event)
+        await self.update(payment)
+        await self.add_event(event)
+
+    async def add_with_event(self, payment: Payment, event: PaymentEvent) -> bool:
+        """``add`` then, if added, ``add_event``; what ``add`` returned."""
+        _check_event_of(payment, event)
+        if not await self.add(payment):
+            return False
+        await self.add_event(event)
+        return True
 
     async def events(self, payment_id: str) -> list[PaymentEvent]:
         """The payment's history, oldest first."""

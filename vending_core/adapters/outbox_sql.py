@@ -7,6 +7,12 @@ The dispatcher's claim is ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, s
 dispatchers take different rows and never wait for each other; SQLite renders no ``FOR
 UPDATE`` and serialises the claiming transactions with ``BEGIN IMMEDIATE`` instead. The rows
 are then marked ``sending`` in the same transaction (one ``executemany``).
+
+The dispatcher records a round's outcomes in one transaction, one statement per step:
+``lock_many`` (``SELECT ... FOR UPDATE`` ordered by id), ``held_reports``, ``update_many``
+(one ``executemany``), ``drop_reports``. The driver binds no expanding ``IN`` lists, so a
+list of ids is one parameter: an array compared with ``= ANY`` on PostgreSQL, a JSON array
+read with ``json_each`` on SQLite (:func:`_one_of`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,21 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Executable, Table, and_, bindparam, delete, or_, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    Executable,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vending_core.adapters import tables_messaging as t
@@ -88,6 +108,25 @@ _OUTBOX_CLAIM = update_where(
 )
 _OUTBOX_UPDATE = update_where(t.sms_outbox, "id")
 
+
+def _one_of(
+    column: ColumnElement[Any], item: type[BigInteger | String]
+) -> dict[str, ColumnElement[bool]]:
+    """``column`` is one of the list bound to ``k_ids``, per dialect (one parameter)."""
+    values = func.json_each(bindparam("k_ids", type_=JSON)).table_valued("value")
+    return {
+        "postgresql": column == any_(bindparam("k_ids", type_=postgresql.ARRAY(item()))),
+        "sqlite": column.in_(select(values.c.value)),
+    }
+
+
+_OUTBOX_LOCK_MANY = Statement(
+    {
+        dialect: locked(select(t.sms_outbox).where(clause).order_by(_c.id))
+        for dialect, clause in _one_of(_c.id, BigInteger).items()
+    }
+)
+
 _REPORT = Statement(select_where(t.sms_delivery_reports, "provider", "provider_message_id"))
 _REPORT_UPSERT = Statement(
     _upsert(
@@ -101,6 +140,17 @@ _REPORT_DELETE = Statement(
     delete(t.sms_delivery_reports).where(
         key_clause(t.sms_delivery_reports, "provider", "provider_message_id")
     )
+)
+_r = t.sms_delivery_reports.c
+_REPORT_IDS = {
+    dialect: and_(_r.provider == bindparam("k_provider"), clause)
+    for dialect, clause in _one_of(_r.provider_message_id, String).items()
+}
+_REPORTS = Statement(
+    {dialect: select(t.sms_delivery_reports).where(c) for dialect, c in _REPORT_IDS.items()}
+)
+_REPORTS_DELETE = Statement(
+    {dialect: delete(t.sms_delivery_reports).where(c) for dialect, c in _REPORT_IDS.items()}
 )
 
 
@@ -176,12 +226,34 @@ class SqlOutboxRepository(Repository):
         params = _columns(message) | {"k_id": stored_id(message.id, "outbox message")}
         await self._update(_OUTBOX_UPDATE, params, "outbox message")
 
+    async def lock_many(self, message_ids: Sequence[int]) -> list[OutboxMessage]:
+        """The stored messages among ``message_ids``, ordered by id, locked in that order."""
+        if not message_ids:
+            return []
+        rows = await self._all(_OUTBOX_LOCK_MANY, k_ids=sorted(set(message_ids)))
+        return [_message(row) for row in rows]
+
+    async def update_many(self, messages: Sequence[OutboxMessage]) -> None:
+        """Store every field of each message, in one ``executemany`` (counts unchecked)."""
+        if messages:
+            params = [_columns(m) | {"k_id": stored_id(m.id, "outbox message")} for m in messages]
+            await self._session.execute_many(_OUTBOX_UPDATE, params)
+
     async def held_report(self, provider: str, provider_message_id: str) -> HeldReport | None:
         """The report held for that provider message id."""
         row = await self._first(
             _REPORT, k_provider=provider, k_provider_message_id=provider_message_id
         )
-        return None if row is None else HeldReport(**{n: row[n] for n in _REPORT_COLUMNS})
+        return None if row is None else _report(row)
+
+    async def held_reports(
+        self, provider: str, provider_message_ids: Sequence[str]
+    ) -> list[HeldReport]:
+        """The reports held for any of those ids of ``provider`` (one SELECT)."""
+        if not provider_message_ids:
+            return []
+        ids = list(dict.fromkeys(provider_message_ids))
+        return [_report(row) for row in await self._all(_REPORTS, k_provider=provider, k_ids=ids)]
 
     async def hold_report(self, report: HeldReport) -> None:
         """Insert or replace the held report of that provider message id."""
@@ -191,6 +263,16 @@ class SqlOutboxRepository(Repository):
         """Forget the held report (it has been applied)."""
         values = {"k_provider": provider, "k_provider_message_id": provider_message_id}
         await self._execute(_REPORT_DELETE, values)
+
+    async def drop_reports(self, provider: str, provider_message_ids: Sequence[str]) -> None:
+        """Forget the held reports of those ids of ``provider`` (one DELETE)."""
+        if provider_message_ids:
+            ids = list(dict.fromkeys(provider_message_ids))
+            await self._execute(_REPORTS_DELETE, {"k_provider": provider, "k_ids": ids})
+
+
+def _report(row: Row) -> HeldReport:
+    return HeldReport(**{name: row[name] for name in _REPORT_COLUMNS})
 
 
 def _claim(message: OutboxMessage) -> Mapping[str, Any]:

@@ -6,6 +6,8 @@ a concurrent duplicate waits for the first writer on PostgreSQL and is told "exi
 aborting its transaction. ``lock=True`` adds ``FOR UPDATE`` (PostgreSQL; SQLite's ``BEGIN
 IMMEDIATE`` already serialises writers). A voucher is redeemed by a conditional ``UPDATE ...
 WHERE status = 'active'``: of any number of concurrent redemptions one changes the row.
+A payment's change and its history event go together (``update_with_event``,
+``add_with_event``): one statement on PostgreSQL (a data-modifying CTE), two on SQLite.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
+    Insert,
     String,
     Table,
     bindparam,
@@ -25,8 +29,10 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    insert,
     literal,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -55,6 +61,8 @@ __all__ = ["SqlPaymentRepository", "SqlVoucherRepository", "SqlWalletRepository"
 
 _PAYMENT_FIELDS: Final = tuple(f.name for f in fields(Payment))
 _EVENT_FIELDS: Final = tuple(f.name for f in fields(PaymentEvent))
+_PAYMENT_SET: Final = tuple(name for name in _PAYMENT_FIELDS if name != "id")
+_EVENT_SET: Final = tuple(name for name in _EVENT_FIELDS if name != "payment_id")
 _VOUCHER_FIELDS: Final = tuple(f.name for f in fields(Voucher) if f.name != "id")
 _ENTRY_FIELDS: Final = tuple(f.name for f in fields(WalletEntry))
 
@@ -126,6 +134,57 @@ _EVENT_INSERT = insert_into(t.payment_events, skip=("id",))
 _EVENTS = Statement(select_where(t.payment_events, "payment_id").order_by(t.payment_events.c.id))
 
 
+def _event_from(source: CTE) -> Insert:
+    """``INSERT INTO payment_events (...) SELECT source.id, :e_at, ... FROM source``.
+
+    The event's values are ``e_<field>`` parameters (they share names with payment columns);
+    its ``payment_id`` is the id the CTE returned, so no row there inserts no event.
+    """
+    e = t.payment_events
+    return insert(e).from_select(
+        ["payment_id", *_EVENT_SET],
+        select(source.c.id, *(bindparam(f"e_{n}", type_=e.c[n].type) for n in _EVENT_SET)),
+    )
+
+
+def _payment_with_event() -> tuple[Statement, Statement]:
+    """PostgreSQL's one-statement writes: (update with event, add with event).
+
+    ``WITH updated AS (UPDATE payments SET ... WHERE id = :k_id RETURNING id) INSERT INTO
+    payment_events ... SELECT ... FROM updated``: the changed-row count is 1, or 0 when no
+    payment has that id (nothing inserted). ``WITH added AS (INSERT INTO payments ... ON
+    CONFLICT DO NOTHING RETURNING id) INSERT INTO payment_events ...``: 1 when the payment
+    was added, 0 when a unique key exists (as ``add``; nothing inserted).
+    """
+    p = t.payments
+    changed = (
+        update(p)
+        .where(p.c.id == bindparam("k_id"))
+        .values({n: bindparam(n, type_=p.c[n].type) for n in _PAYMENT_SET})
+        .returning(p.c.id)
+    )
+    added = (
+        postgresql.insert(p)
+        .values({n: bindparam(n, type_=p.c[n].type) for n in _PAYMENT_FIELDS})
+        .on_conflict_do_nothing()
+        .returning(p.c.id)
+    )
+    return (
+        Statement(_event_from(changed.cte("updated"))),
+        Statement(_event_from(added.cte("added"))),
+    )
+
+
+_UPDATE_WITH_EVENT, _ADD_WITH_EVENT = _payment_with_event()
+
+
+def _event_values(payment: Payment, event: PaymentEvent) -> dict[str, Any]:
+    """The ``e_*`` parameters of ``event``; ValueError if it is not about ``payment``."""
+    if event.payment_id != payment.id:
+        raise ValueError(f"event of payment {event.payment_id} given with payment {payment.id}")
+    return {f"e_{name}": value for name, value in _values(event, _EVENT_SET).items()}
+
+
 class SqlPaymentRepository(Repository):
     """Payment intents and their history."""
 
@@ -155,13 +214,33 @@ class SqlPaymentRepository(Repository):
 
     async def update(self, payment: Payment) -> None:
         """Store every field but the id."""
-        names = tuple(name for name in _PAYMENT_FIELDS if name != "id")
-        params = _values(payment, names) | {"k_id": payment.id}
+        params = _values(payment, _PAYMENT_SET) | {"k_id": payment.id}
         await self._update(_PAYMENT_UPDATE, params, "payment")
 
     async def add_event(self, event: PaymentEvent) -> None:
         """Append to the payment's history."""
         await self._execute(_EVENT_INSERT, _values(event, _EVENT_FIELDS))
+
+    async def update_with_event(self, payment: Payment, event: PaymentEvent) -> None:
+        """``update`` then ``add_event``: one statement on PostgreSQL, two on SQLite."""
+        event_values = _event_values(payment, event)
+        if self._session.dialect.name != "postgresql":
+            await self.update(payment)
+            await self.add_event(event)
+            return
+        params = _values(payment, _PAYMENT_SET) | {"k_id": payment.id} | event_values
+        await self._update(_UPDATE_WITH_EVENT, params, "payment")
+
+    async def add_with_event(self, payment: Payment, event: PaymentEvent) -> bool:
+        """``add`` then, if added, ``add_event``: one statement on PostgreSQL, two on SQLite."""
+        event_values = _event_values(payment, event)
+        if self._session.dialect.name != "postgresql":
+            if not await self.add(payment):
+                return False
+            await self.add_event(event)
+            return True
+        params = _values(payment, _PAYMENT_FIELDS) | event_values
+        return await self._execute(_ADD_WITH_EVENT, params) == 1
 
     async def events(self, payment_id: str) -> list[PaymentEvent]:
         """The payment's history, oldest first."""

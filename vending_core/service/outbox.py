@@ -10,11 +10,17 @@ Guarantees:
 * **Once per key.** ``dedupe_key`` is unique (``vend:123:token``); enqueueing it again returns
   the stored row.
 * **At least once, not exactly once.** :func:`dispatch_due` claims due rows under a lease
-  and commits the claim, sends *outside* any transaction, then records the outcome in a new
-  unit of work. If the process dies between the send and the record, the row stays
-  ``sending`` until its lease expires and is then sent again: the customer may get the same
-  SMS twice (the same token twice: harmless), never none. The lease must outlast the sender's
-  timeout, or a slow send is duplicated too.
+  and commits the claim, sends *outside* any transaction, then records the outcomes of the
+  whole round in one new unit of work (:mod:`vending_core.service.outbox_record`: a handful
+  of statements for the round, not five per message). If the process dies between the sends
+  and the record, the round's rows stay ``sending`` until their lease expires and are then
+  sent again: the customer may get the same SMS twice (the same token twice: harmless),
+  never none. The lease must outlast the whole round (the record waits for its slowest
+  send, within the sender's timeout), or a slow round is duplicated too.
+* **One bad row costs one message.** If the round's record fails, nothing of it is stored
+  and each message is recorded alone, as it was before rounds were recorded together; a
+  record that fails then leaves that one message to its lease. A database that is down
+  fails them all: the round waits for its lease.
 * **Never twice at once.** A claim marks the row ``sending`` in the claiming transaction;
   PostgreSQL claims with ``FOR UPDATE SKIP LOCKED`` (concurrent dispatchers take different
   rows), SQLite serialises claims with ``BEGIN IMMEDIATE``.
@@ -22,7 +28,8 @@ Guarantees:
   or the last allowed attempt ends in ``failed``.
 
 Delivery reports (:func:`apply_delivery_report`) are idempotent and may arrive in any order,
-even before the send they report on was recorded (they are held, then applied when it is).
+even before the send they report on was recorded (they are held, then applied when it is;
+as a send is recorded with its round, a quick report is held more often than before).
 """
 
 from __future__ import annotations
@@ -31,10 +38,9 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 
-from vending_core.service.messaging_records import HeldReport, OutboxMessage, OutboxStatus
+from vending_core.service.messaging_records import HeldReport, OutboxMessage
 from vending_core.service.outbox_policy import (
     DeliveryResult,
     Random,
@@ -42,8 +48,8 @@ from vending_core.service.outbox_policy import (
     RetryPolicy,
     after_report,
     is_final_word,
-    requeued,
 )
+from vending_core.service.outbox_record import SendResult, record_round
 from vending_core.service.ports import UnitOfWork, UnitOfWorkFactory
 from vending_core.service.sms_ports import OutboundSms, SendOutcome, SmsSender
 
@@ -149,11 +155,14 @@ async def dispatch_due(
 ) -> int:
     """Send up to ``limit`` due messages once; returns how many were claimed.
 
-    Claim (commit) → send each outside any transaction → record each outcome in its own unit
-    of work. Up to :data:`SEND_CONCURRENCY` sends are in flight at once; one phone's messages
-    go one after the other in the order they were queued. A sender that raises, or a record
-    that fails, costs that one message an attempt (it is retried when its lease expires),
-    never the batch. At-least-once: see the module docstring.
+    Claim (commit) → send each outside any transaction → record every outcome together in
+    one unit of work (:func:`~vending_core.service.outbox_record.record_round`). Up to
+    :data:`SEND_CONCURRENCY` sends are in flight at once; one phone's messages go one after
+    the other in the order they were queued. A sender that raises costs that one message an
+    attempt, never the round; so does a row the database refuses (the round is then recorded
+    one message at a time). A round cancelled mid-send (``OutboxDispatcher.stop``) records
+    the sends that finished; the others wait for their lease. At-least-once: see the module
+    docstring.
     """
     retry = Retry(policy or RetryPolicy(), rng)
     async with uow_factory() as uow:
@@ -163,19 +172,18 @@ async def dispatch_due(
     for message in claimed:
         by_phone.setdefault(message.msisdn, []).append(message)
     slots = asyncio.Semaphore(SEND_CONCURRENCY)
+    outcomes: dict[int, SendOutcome] = {}
 
     async def send_in_order(messages: list[OutboxMessage]) -> None:
         for message in messages:  # one phone's messages leave in the order they were queued
             async with slots:
-                outcome = await _send(sender, message)
-            try:
-                await _record(
-                    uow_factory, message, outcome, provider=sender.name, now=now, retry=retry
-                )
-            except Exception:
-                _LOG.exception("outbox: recording the send of message %s failed", message.id)
+                outcomes[_id(message)] = await _send(sender, message)
 
-    await asyncio.gather(*(send_in_order(group) for group in by_phone.values()))
+    try:
+        await asyncio.gather(*(send_in_order(group) for group in by_phone.values()))
+    finally:  # cancelled or not: what was sent is recorded, in the order it was claimed
+        results = [SendResult(m, outcomes[_id(m)]) for m in claimed if _id(m) in outcomes]
+        await record_round(uow_factory, results, provider=sender.name, now=now, retry=retry)
     return len(claimed)
 
 
@@ -186,78 +194,6 @@ async def _send(sender: SmsSender, message: OutboxMessage) -> SendOutcome:
     except Exception as exc:  # the port says never raise; a bug must not stop the batch
         _LOG.exception("outbox: sender %s raised for message %s", sender.name, message.id)
         return SendOutcome.retry_later(f"sender raised {type(exc).__name__}")
-
-
-async def _record(
-    uow_factory: UnitOfWorkFactory,
-    claimed: OutboxMessage,
-    outcome: SendOutcome,
-    *,
-    provider: str,
-    now: datetime,
-    retry: Retry,
-) -> None:
-    async with uow_factory() as uow:
-        row = await uow.outbox.get(_id(claimed), lock=True)
-        if (
-            row is None
-            or row.status is not OutboxStatus.SENDING
-            or row.attempts != claimed.attempts
-        ):
-            # Reclaimed after our lease expired, or a delivery report got there first.
-            _LOG.warning("outbox: message %s changed while it was being sent", claimed.id)
-            return
-        if outcome.accepted:
-            row = await _sent(uow, row, outcome, provider=provider, now=now, retry=retry)
-        elif outcome.retryable and row.attempts < retry.policy.max_attempts:
-            row = requeued(
-                row, error=outcome.error, now=now, retry=retry, provider_status=outcome.status
-            )
-        else:
-            row = replace(
-                row,
-                status=OutboxStatus.FAILED,
-                lease_until=None,
-                provider=provider,
-                provider_status=outcome.status or None,
-                last_error=outcome.error or "refused",
-                updated_at=now,
-            )
-        await uow.outbox.update(row)
-        await uow.commit()
-
-
-async def _sent(
-    uow: UnitOfWork,
-    row: OutboxMessage,
-    outcome: SendOutcome,
-    *,
-    provider: str,
-    now: datetime,
-    retry: Retry,
-) -> OutboxMessage:
-    """The row marked sent, with any delivery report that arrived before it applied."""
-    row = replace(
-        row,
-        status=OutboxStatus.SENT,
-        lease_until=None,
-        provider=provider,
-        provider_message_id=outcome.provider_message_id,
-        provider_status=outcome.status or None,
-        last_error=None,
-        sent_at=now,
-        updated_at=now,
-    )
-    if outcome.provider_message_id is None:
-        return row
-    held = await uow.outbox.held_report(provider, outcome.provider_message_id)
-    if held is None:
-        return row
-    await uow.outbox.drop_report(provider, outcome.provider_message_id)
-    changed, _ = after_report(
-        row, status=held.status, reason=held.failure_reason, now=now, retry=retry
-    )
-    return changed
 
 
 async def apply_delivery_report(  # noqa: PLR0917 - the report's fields, as the brief names them

@@ -159,12 +159,12 @@ async def start_purchase(
         expires_at=now + ttl,
     )
     async with core.uow() as uow:
-        if not await uow.payments.add(payment):
+        created = _event(payment, "created", now, f"via {channel}")
+        if not await uow.payments.add_with_event(payment, created):
             found = await uow.payments.get_by_request(client_id, request_id)
             if found is None:  # pragma: no cover - a uuid4 collision
                 raise VendingError("payment id collision; retry")
             return found  # a concurrent duplicate got there first and asks the provider
-        await uow.payments.add_event(_event(payment, "created", now, f"via {channel}"))
         await uow.commit()
     return await _ask(core, provider, payment, secret)
 
@@ -196,11 +196,17 @@ async def _ask(
         else:
             changed = current
             event = _event(changed, "unavailable", now, accepted.message)
-        if changed is not current:
-            await uow.payments.update(changed)
-        await uow.payments.add_event(event)
+        await _store(uow, current, changed, event)
         await uow.commit()
     return changed
+
+
+async def _store(uow: UnitOfWork, current: Payment, changed: Payment, event: PaymentEvent) -> None:
+    """Append ``event``, storing ``changed`` with it unless it is ``current`` unchanged."""
+    if changed is current:
+        await uow.payments.add_event(event)
+    else:
+        await uow.payments.update_with_event(changed, event)
 
 
 async def _locked(uow: UnitOfWork, payment_id: str) -> Payment:
@@ -263,21 +269,18 @@ async def apply_payment_result(
         changed, decision = apply(current, _report(result), now)
         if changed.provider_reference is None:
             changed = accept(changed, result.provider_reference, now)
-        if changed is not current:
-            await uow.payments.update(changed)
-        await uow.payments.add_event(
-            PaymentEvent(
-                payment_id=changed.id,
-                at=now,
-                kind="report",
-                status=changed.status,
-                outcome=result.outcome.value,
-                amount=result.amount,
-                receipt=result.receipt,
-                detail=result.reason,
-                raw=dict(result.raw),
-            )
+        report = PaymentEvent(
+            payment_id=changed.id,
+            at=now,
+            kind="report",
+            status=changed.status,
+            outcome=result.outcome.value,
+            amount=result.amount,
+            receipt=result.receipt,
+            detail=result.reason,
+            raw=dict(result.raw),
         )
+        await _store(uow, current, changed, report)
         await uow.commit()
     if decision is Decision.VEND:
         return await _vend(core, changed, on_vended)
@@ -324,8 +327,7 @@ async def _record_vend(uow: UnitOfWork, current: Payment, vend_id: int, core: Co
     now = core.now()
     vended = record_vend(current, vend_id, now)
     if vended is not current:
-        await uow.payments.update(vended)
-        await uow.payments.add_event(_event(vended, "vend", now, f"vend {vend_id}"))
+        await uow.payments.update_with_event(vended, _event(vended, "vend", now, f"vend {vend_id}"))
     return vended
 
 
@@ -336,8 +338,8 @@ async def _vend_failed(core: Core, payment_id: str, code: str, message: str) -> 
             return current  # a concurrent run stored the vend meanwhile
         now = core.now()
         failed = record_vend_failure(current, code, now)
-        await uow.payments.update(failed)
-        await uow.payments.add_event(_event(failed, "vend_error", now, f"{code}: {message}"))
+        event = _event(failed, "vend_error", now, f"{code}: {message}")
+        await uow.payments.update_with_event(failed, event)
         await uow.commit()
     return failed
 
@@ -414,8 +416,7 @@ async def expire_payments(
             current = await _locked(uow, candidate.id)
             changed, decision = expire(current, now)
             if decision is Decision.CLOSED:
-                await uow.payments.update(changed)
-                await uow.payments.add_event(_event(changed, "expired", now))
+                await uow.payments.update_with_event(changed, _event(changed, "expired", now))
                 expired.append(changed)
         await uow.commit()
     return expired

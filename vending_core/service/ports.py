@@ -235,6 +235,22 @@ class PaymentRepository(Protocol):
     async def get_by_request(self, client_id: str, request_id: str) -> Payment | None: ...
     async def update(self, payment: Payment) -> None: ...
     async def add_event(self, event: PaymentEvent) -> None: ...
+    async def update_with_event(self, payment: Payment, event: PaymentEvent) -> None:
+        """``update(payment)`` then ``add_event(event)``, one round trip where the database can.
+
+        ``event.payment_id`` must be ``payment.id`` (ValueError otherwise). A payment that is
+        not stored raises as ``update`` does, and no event is stored.
+        """
+        ...
+
+    async def add_with_event(self, payment: Payment, event: PaymentEvent) -> bool:
+        """``add(payment)`` then, if it was added, ``add_event(event)``; what ``add`` returns.
+
+        ``event.payment_id`` must be ``payment.id`` (ValueError otherwise). Not added (False):
+        no event is stored either.
+        """
+        ...
+
     async def events(self, payment_id: str) -> list[PaymentEvent]:
         """The payment's history, oldest first."""
         ...
@@ -332,6 +348,14 @@ class OutboxRepository(Protocol):
     transaction holds (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite and the memory twin
     serialise whole units of work), marks them ``sending`` with the new lease and one more
     attempt, and returns them as stored.
+
+    The ``*_many`` / plural methods serve the dispatcher's record of a whole round in one
+    unit of work, one statement each: ``lock_many`` locks the rows ordered by id (so two
+    replicas recording overlapping rounds take their locks in the same order and cannot
+    deadlock) and leaves out ids not stored; ``update_many`` stores every field of messages
+    this unit of work has locked (SQL runs one ``executemany`` and does not check that each
+    row exists: lock them first); ``held_reports`` / ``drop_reports`` read and forget the
+    held reports of several provider message ids of one provider.
     """
 
     async def add(self, message: OutboxMessage) -> OutboxMessage | None:
@@ -347,12 +371,24 @@ class OutboxRepository(Protocol):
         self, now: datetime, lease_until: datetime, limit: int
     ) -> list[OutboxMessage]: ...
     async def update(self, message: OutboxMessage) -> None: ...
+    async def lock_many(self, message_ids: Sequence[int]) -> list[OutboxMessage]:
+        """The stored messages among ``message_ids``, ordered by id, each locked."""
+        ...
+
+    async def update_many(self, messages: Sequence[OutboxMessage]) -> None: ...
     async def held_report(self, provider: str, provider_message_id: str) -> HeldReport | None: ...
+    async def held_reports(
+        self, provider: str, provider_message_ids: Sequence[str]
+    ) -> list[HeldReport]:
+        """The reports held for any of those ids of ``provider`` (in no particular order)."""
+        ...
+
     async def hold_report(self, report: HeldReport) -> None:
         """Insert or replace the held report of that provider message id."""
         ...
 
     async def drop_report(self, provider: str, provider_message_id: str) -> None: ...
+    async def drop_reports(self, provider: str, provider_message_ids: Sequence[str]) -> None: ...
 
 
 class ProfileRepository(Protocol):
