@@ -59,11 +59,7 @@ from vending_core.adapters.groupcommit import MAX_BATCH, GroupCommit, GroupCommi
 from vending_core.adapters.ledger import SqlRequestRepository, SqlVendRepository
 from vending_core.adapters.ledger_audit_sql import SqlLedgerAuditRepository
 from vending_core.adapters.outbox_sql import SqlOutboxRepository, SqlProfileRepository
-from vending_core.adapters.payments_sql import (
-    SqlPaymentRepository,
-    SqlVoucherRepository,
-    SqlWalletRepository,
-)
+from vending_core.adapters.payments_sql import SqlPaymentRepository, SqlWalletRepository
 from vending_core.adapters.reader import AutocommitReads, ReadDriver, SqliteReader
 from vending_core.adapters.reports_sql import SqlReportRepository
 from vending_core.adapters.repositories import (
@@ -77,6 +73,7 @@ from vending_core.adapters.repositories import (
 )
 from vending_core.adapters.shifts_sql import SqlShiftRepository
 from vending_core.adapters.sqlbase import Clock, Observer, Session
+from vending_core.adapters.vouchers_sql import SqlVoucherRepository
 from vending_core.service import ports
 
 __all__ = [
