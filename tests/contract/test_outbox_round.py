@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.support.transactions import counting
 from vending_core.adapters.sql import sql_uow_factory
 from vending_core.service import ports
 from vending_core.service.messaging_records import OutboxMessage, OutboxStatus
@@ -56,35 +57,6 @@ class SqlBackend(Backend, Protocol):
 
 def _half() -> float:
     return 0.5
-
-
-@dataclass
-class Counts:
-    """Units of work opened and commits that returned."""
-
-    opened: int = 0
-    commits: int = 0
-
-
-def counting(
-    new_uow: Callable[[], ports.UnitOfWork],
-) -> tuple[Callable[[], ports.UnitOfWork], Counts]:
-    """A factory of the same units of work that counts them and their commits."""
-    counts = Counts()
-
-    def factory() -> ports.UnitOfWork:
-        uow = new_uow()
-        counts.opened += 1
-        commit = uow.commit
-
-        async def counted_commit() -> None:
-            await commit()
-            counts.commits += 1
-
-        uow.commit = counted_commit  # type: ignore[method-assign]  # wrapped, still runs
-        return uow
-
-    return factory, counts
 
 
 class RoundSender:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.contract.conftest import AddMeter, Backend
 from tests.contract.test_repositories import make_vend
+from tests.support.payments import pending_payment
 from vending_core.adapters.errors import ConstraintViolation
 from vending_core.adapters.memory_payments import DuplicateRowError
 from vending_core.adapters.sql import sql_uow_factory
@@ -34,27 +35,24 @@ DUPLICATE = (DuplicateRowError, ConstraintViolation)
 
 
 def payment(number: int = 1, **changes: object) -> Payment:
-    """A payment with every field set away from its default."""
-    base = Payment(
-        id=f"{number:032x}",
-        provider="mpesa",
-        provider_reference=f"ws_CO_{number}",
-        msisdn="254712345678",
-        meter_number="00000000000",
-        amount=10_000,
-        currency="KES",
-        channel="ussd",
-        client_id="ussd-at",
-        request_id=f"s{number}",
+    """A payment with every field set away from its default.
+
+    The pending payment ``number`` of tests/support/payments.py, created ``number`` minutes
+    after T0 (expiring 10 minutes later), PAID with receipt ``RCP<number>``, reason "ok",
+    vend_error "meter-blocked", 2 vend attempts, a nested raw payload, updated 1 s after it
+    was created.
+    """
+    created = T0 + timedelta(minutes=number)
+    base = pending_payment(
+        number,
+        at=created,
         status=PaymentStatus.PAID,
         receipt=f"RCP{number}",
         reason="ok",
         vend_error="meter-blocked",
         vend_attempts=2,
         raw={"Body": {"stkCallback": {"ResultCode": 0}}, "n": [1, 2]},
-        created_at=T0 + timedelta(minutes=number),
-        updated_at=T0 + timedelta(minutes=number, seconds=1),
-        expires_at=T0 + timedelta(minutes=number + 10),
+        updated_at=created + timedelta(seconds=1),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -316,9 +314,9 @@ async def test_update_with_event_stores_what_update_and_add_event_store(
     """The changed payment and its event are both stored, as update then add_event store them.
 
     Payments #1 and #2 start PENDING; #1 is changed with ``update_with_event``, #2 with
-    ``update`` then ``add_event``. Both read back as the same hand-written CONFLICT payment
-    (reason "amount", vend_error None, 3 attempts, raw {"Amount": 9000}) with its one event,
-    and uncommitted, neither is kept.
+    ``update`` then ``add_event``. Both read back as the CONFLICT payment written (reason
+    "amount", vend_error None, 3 attempts, raw {"Amount": 9000}, every other field as
+    ``payment`` sets it) with its one report event, and uncommitted, neither is kept.
     """
     pending = {"status": PaymentStatus.PENDING, "receipt": None, "vend_error": None}
     conflict = {
@@ -345,40 +343,8 @@ async def test_update_with_event_stores_what_update_and_add_event_store(
     async with backend.new_uow() as uow:
         for number in (1, 2):
             stored = await uow.payments.get(payment(number).id)
-            assert stored == Payment(
-                id=f"{number:032x}",
-                provider="mpesa",
-                provider_reference=f"ws_CO_{number}",
-                msisdn="254712345678",
-                meter_number="00000000000",
-                amount=10_000,
-                currency="KES",
-                channel="ussd",
-                client_id="ussd-at",
-                request_id=f"s{number}",
-                status=PaymentStatus.CONFLICT,
-                receipt=f"RCP{number}",
-                reason="amount",
-                vend_error=None,
-                vend_attempts=3,
-                raw={"Amount": 9000},
-                created_at=T0 + timedelta(minutes=number),
-                updated_at=T0 + timedelta(hours=1),
-                expires_at=T0 + timedelta(minutes=number + 10),
-            )
-            assert await uow.payments.events(payment(number).id) == [
-                PaymentEvent(
-                    payment_id=f"{number:032x}",
-                    at=T0 + timedelta(minutes=number, seconds=5),
-                    kind="report",
-                    status=PaymentStatus.CONFLICT,
-                    outcome="paid",
-                    amount=9_000,
-                    receipt=f"RCP{number}",
-                    detail="amount differs",
-                    raw={"ResultCode": 0, "Amount": [90, "00"]},
-                )
-            ]
+            assert stored == payment(number, **conflict)
+            assert await uow.payments.events(payment(number).id) == [report_event(number)]
 
 
 async def test_update_with_event_of_a_missing_payment_raises_as_update_and_stores_no_event(

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.sms.africastalking import AfricasTalkingSms
 from tests.support.fake_africastalking import FakeAfricasTalking
+from tests.support.transactions import queue_token_sms
 from vending_core.adapters.sql import sql_uow_factory
 from vending_core.service.messaging_records import OutboxStatus
-from vending_core.service.outbox import RetryPolicy, dispatch_due, enqueue_sms
+from vending_core.service.outbox import RetryPolicy, dispatch_due
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 POLICY = RetryPolicy(base_delay=timedelta(seconds=30), jitter=0.0)
@@ -26,17 +27,7 @@ async def test_provider_down_then_back_sends_each_token_sms_once(
 ) -> None:
     """3 SMS, provider down for two rounds (+30 s, +60 s backoff), then all sent once."""
     new_uow = sql_uow_factory(sqlite_engine)
-    for n in range(1, 4):
-        async with new_uow() as uow:
-            await enqueue_sms(
-                uow,
-                dedupe_key=f"vend:{n}:token",
-                msisdn=f"+25471234500{n}",
-                text=f"Token {n}",
-                kind="token",
-                now=T0,
-            )
-            await uow.commit()
+    await queue_token_sms(new_uow, range(1, 4), now=T0, msisdn_prefix="+25471234500")
     fake = FakeAfricasTalking()
     await fake.start()
     await fake.stop()  # the port is known, and closed: the outage

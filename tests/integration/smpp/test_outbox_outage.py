@@ -21,6 +21,7 @@ from smpp.models import LinkState
 from smpp.sender import SmppSmsSender
 from tests.integration.smpp.conftest import fast_config
 from tests.support.smpp34_peer import Smpp34Peer
+from tests.support.transactions import queue_token_sms
 from vending_core.adapters.sql import sql_uow_factory
 from vending_core.service import ports
 from vending_core.service.messaging_records import OutboxStatus
@@ -28,7 +29,6 @@ from vending_core.service.outbox import (
     OutboxDispatcher,
     RetryPolicy,
     apply_delivery_report,
-    enqueue_sms,
 )
 from vending_core.service.sms_ports import DeliveryReport
 
@@ -38,21 +38,6 @@ POLICY = RetryPolicy(
     jitter=0.0,
     max_attempts=50,
 )
-
-
-async def _enqueue(new_uow: Callable[[], ports.UnitOfWork], numbers: range) -> None:
-    now = datetime.now(UTC)
-    for n in numbers:
-        async with new_uow() as uow:
-            await enqueue_sms(
-                uow,
-                dedupe_key=f"vend:{n}:token",
-                msisdn=f"25471234500{n}",
-                text=f"Token {n}",
-                kind="token",
-                now=now,
-            )
-            await uow.commit()
 
 
 async def _statuses(new_uow: Callable[[], ports.UnitOfWork], numbers: range) -> list[OutboxStatus]:
@@ -97,12 +82,12 @@ async def test_messages_queued_during_an_smsc_outage_go_out_once_after_it_return
     dispatcher.start()
     try:
         assert await link.wait_bound(3.0)
-        await _enqueue(new_uow, range(1, 4))
+        await queue_token_sms(new_uow, range(1, 4), now=datetime.now(UTC))
         dispatcher.wake()
         await _until_delivered(new_uow, range(1, 4))
         await smpp34_peer.kill()
         await smpp34_peer.wait_for(lambda: link.state is not LinkState.BOUND)
-        await _enqueue(new_uow, range(4, 7))
+        await queue_token_sms(new_uow, range(4, 7), now=datetime.now(UTC))
         dispatcher.wake()
         await asyncio.sleep(0.5)  # a few retry rounds while the SMSC is down
         assert set(await _statuses(new_uow, range(4, 7))) <= {

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.support.payments import pending_payment
 from vending_core.adapters.memory import MemoryKeyStore
 from vending_core.adapters.sql import sql_uow_factory
-from vending_core.domain.payments import Payment, PaymentStatus
+from vending_core.domain.payments import PaymentStatus
 from vending_core.service.core import Core
 from vending_core.service.payment_ports import PaymentOutcome, ProviderResult
 from vending_core.service.payments import apply_payment_result, expire_payments
@@ -32,24 +33,6 @@ def engine(request: pytest.FixtureRequest) -> AsyncEngine:
     return found
 
 
-def _pending(number: int) -> Payment:
-    return Payment(
-        id=f"{number:032x}",
-        provider="scripted",
-        provider_reference=f"REF-{number}",
-        msisdn="254712345678",
-        meter_number="00000000000",
-        amount=10_000,
-        currency="KES",
-        channel="ussd",
-        client_id="ussd-at",
-        request_id=f"s{number}",
-        created_at=T0,
-        updated_at=T0,
-        expires_at=T0 + timedelta(minutes=10),
-    )
-
-
 async def _core(engine: AsyncEngine, statements: list[str]) -> Core:
     """A core observing every statement, with payments #1 and #2 stored PENDING."""
     core = Core(
@@ -59,7 +42,10 @@ async def _core(engine: AsyncEngine, statements: list[str]) -> Core:
     )
     async with core.uow() as uow:
         for number in (1, 2):
-            await uow.payments.add(_pending(number))
+            payment = pending_payment(
+                number, at=T0, provider="scripted", provider_reference=f"REF-{number}"
+            )
+            await uow.payments.add(payment)
         await uow.commit()
     statements.clear()
     return core

@@ -163,6 +163,25 @@ async def vend_count(core: Core) -> int:
         return len(await uow.vends.for_meter(meter.id, limit=100))
 
 
+async def token_sms_queued_once(
+    core: Core, clock: Clock, shop: Purchases, wakes: Wakes, payment_id: str
+) -> None:
+    """One SMS queued, the dispatcher woken once; maintenance 5 min later adds neither.
+
+    The SMS is the English token SMS (no language chosen) of the vend stored for
+    ``payment_id``, under that vend's key; after the second round there is still one vend
+    and one SMS.
+    """
+    vend = await stored_vend(core, payment_id)
+    (message,) = await queued_sms(core)
+    assert (message.dedupe_key, message.text) == (f"vend:{vend.id}:token", token_sms(vend, "en"))
+    assert wakes.count == 1
+    clock.advance(minutes=5)
+    await shop.maintain()
+    assert await vend_count(core) == 1
+    assert len(await queued_sms(core)) == 1
+
+
 async def test_a_paid_purchase_commits_vend_vended_and_token_sms_together(
     core: Core, clock: Clock
 ) -> None:
@@ -241,14 +260,7 @@ async def test_a_failing_token_sms_stores_nothing_then_maintenance_vends_once(
     vended = await payments.get_payment(core, payment.id)
     assert vended.status is PaymentStatus.VENDED
     assert await vend_count(core) == 1
-    vend = await stored_vend(core, payment.id)
-    (message,) = await queued_sms(core)
-    assert (message.dedupe_key, message.text) == (f"vend:{vend.id}:token", token_sms(vend, "en"))
-    assert wakes.count == 1
-    clock.advance(minutes=5)
-    await shop.maintain()
-    assert await vend_count(core) == 1
-    assert len(await queued_sms(core)) == 1
+    await token_sms_queued_once(core, clock, shop, wakes, payment.id)
 
 
 async def test_a_replayed_vend_gets_its_token_sms_queued_apart_once(
@@ -273,14 +285,7 @@ async def test_a_replayed_vend_gets_its_token_sms_queued_apart_once(
     await shop.maintain()
     vended = await payments.get_payment(core, payment.id)
     assert (vended.status, vended.vend_id) == (PaymentStatus.VENDED, earlier.vend_id)
-    vend = await stored_vend(core, payment.id)
-    (message,) = await queued_sms(core)
-    assert (message.dedupe_key, message.text) == (f"vend:{vend.id}:token", token_sms(vend, "en"))
-    assert wakes.count == 1
-    clock.advance(minutes=5)
-    await shop.maintain()
-    assert len(await queued_sms(core)) == 1
-    assert await vend_count(core) == 1
+    await token_sms_queued_once(core, clock, shop, wakes, payment.id)
 
 
 async def test_an_api_sale_is_vended_without_a_token_sms(core: Core, clock: Clock) -> None:

@@ -8,16 +8,17 @@ contract suites (tests/contract/test_outbox*.py) cover the states on every datab
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from gateway.sms.memory import MemorySmsSender
-from vending_core.adapters.memory import MemoryDatabase, MemoryUnitOfWork
+from tests.support.transactions import Transactions, counting, queue_token_sms
+from vending_core.adapters.memory import MemoryDatabase, MemoryUnitOfWork, memory_uow_factory
 from vending_core.adapters.memory_messaging import MemoryOutbox
 from vending_core.service import ports
 from vending_core.service.messaging_records import OutboxMessage, OutboxStatus
-from vending_core.service.outbox import OutboxDispatcher, RetryPolicy, dispatch_due, enqueue_sms
+from vending_core.service.outbox import OutboxDispatcher, RetryPolicy, dispatch_due
 from vending_core.service.sms_ports import OutboundSms, SendOutcome
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -40,53 +41,19 @@ class _RefusingUnitOfWork(MemoryUnitOfWork):
         self.outbox = _RefusingOutbox(self._tables.messaging)
 
 
-@dataclass
-class Counts:
-    """Units of work opened and commits that returned."""
-
-    opened: int = 0
-    commits: int = 0
-
-
 def _factory(
     database: MemoryDatabase, *, refusing: bool
-) -> tuple[Callable[[], ports.UnitOfWork], Counts]:
+) -> tuple[ports.UnitOfWorkFactory, Transactions]:
     """Units of work on ``database`` (refusing ``update_many`` or not), counted."""
-    counts = Counts()
-
-    def factory() -> ports.UnitOfWork:
-        uow = _RefusingUnitOfWork(database) if refusing else MemoryUnitOfWork(database)
-        counts.opened += 1
-        commit = uow.commit
-
-        async def counted_commit() -> None:
-            await commit()
-            counts.commits += 1
-
-        uow.commit = counted_commit  # type: ignore[method-assign]  # wrapped, still runs
-        return uow
-
-    return factory, counts
+    return counting(partial(_RefusingUnitOfWork if refusing else MemoryUnitOfWork, database))
 
 
 async def _enqueue(database: MemoryDatabase, count: int) -> None:
-    new_uow, _ = _factory(database, refusing=False)
-    for n in range(1, count + 1):
-        async with new_uow() as uow:
-            await enqueue_sms(
-                uow,
-                dedupe_key=f"vend:{n}:token",
-                msisdn=f"25471234500{n}",
-                text=f"Token {n}",
-                kind="token",
-                now=T0,
-            )
-            await uow.commit()
+    await queue_token_sms(memory_uow_factory(database), range(1, count + 1), now=T0)
 
 
 async def _states(database: MemoryDatabase, count: int) -> list[tuple[OutboxStatus, int]]:
-    new_uow, _ = _factory(database, refusing=False)
-    async with new_uow() as uow:
+    async with MemoryUnitOfWork(database) as uow:
         rows = [await uow.outbox.get(i) for i in range(1, count + 1)]
     return [(m.status, m.attempts) for m in rows if m is not None]
 
