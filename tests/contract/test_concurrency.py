@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
 import pytest
 
 from vending_core.domain.model import Debt, DebtMode, Vendor
+from vending_core.domain.records import MaintenanceRequest, MaintenanceStatus
 from vending_core.service import ports
+from vending_core.service.admin_records import AdminLevel, AdminUser
 
 
 class Backend(Protocol):
@@ -169,3 +172,67 @@ async def test_vendor_lock_blocks_a_second_locker_until_commit(backend: Backend)
         await second.assert_waiting()
         await first.commit()
     assert await second.result() == 800
+
+
+async def test_admin_user_lock_blocks_a_second_locker_until_commit(backend: Backend) -> None:
+    """get_user(lock=True) serialises read-change-write of a user: no failed login is lost.
+
+    Each unit of work adds one to ``failed_logins`` (stored 0): the first writes 1, the
+    second waits for its commit, reads 1 and writes 2.
+    """
+    created = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    async with backend.new_uow() as uow:
+        user = AdminUser(
+            username="amina", level=AdminLevel.OPERATOR, password_hash="x", created_at=created
+        )
+        user_id = await uow.admin.add_user(user)
+        await uow.commit()
+
+    async def fail_once(uow: ports.UnitOfWork) -> int:
+        user = await uow.admin.get_user(user_id, lock=True)
+        assert user is not None
+        user.failed_logins += 1
+        await uow.admin.update_user(user)
+        return user.failed_logins
+
+    async with backend.new_uow() as first:
+        assert await fail_once(first) == 1
+        second = Second(backend, fail_once)
+        await second.assert_waiting()
+        await first.commit()
+    assert await second.result() == 2
+
+
+async def test_maintenance_lock_blocks_a_second_locker_until_commit(
+    backend: Backend, add_meter: AddMeter
+) -> None:
+    """maintenance.get(lock=True) waits for a concurrent move, then reads the status it wrote.
+
+    The first resolves the request (stored assigned); the second, once let through, reads
+    ``resolved``, not the ``assigned`` it would have read without the lock.
+    """
+    async with backend.new_uow() as uow:
+        opened = MaintenanceRequest(
+            meter_id=await add_meter(uow),
+            description="display blank",
+            opened_at=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+            status=MaintenanceStatus.ASSIGNED,
+            engineer="Juma",
+        )
+        request_id = await uow.maintenance.add(opened)
+        await uow.commit()
+
+    async def status_then_resolve(uow: ports.UnitOfWork) -> MaintenanceStatus:
+        request = await uow.maintenance.get(request_id, lock=True)
+        assert request is not None
+        seen = request.status
+        request.status = MaintenanceStatus.RESOLVED
+        await uow.maintenance.update(request)
+        return seen
+
+    async with backend.new_uow() as first:
+        assert await status_then_resolve(first) is MaintenanceStatus.ASSIGNED
+        second = Second(backend, status_then_resolve)
+        await second.assert_waiting()
+        await first.commit()
+    assert await second.result() is MaintenanceStatus.RESOLVED

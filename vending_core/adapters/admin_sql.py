@@ -29,6 +29,7 @@ from vending_core.adapters.masterdata_sql import SqlMasterDataQueries
 from vending_core.adapters.sqlbase import (
     by_id,
     insert_into,
+    locked,
     select_where,
     stored_id,
 )
@@ -53,6 +54,7 @@ _SESSION_FIELDS: Final = tuple(f.name for f in fields(AdminSession))
 _AUDIT_FIELDS: Final = tuple(f.name for f in fields(AuditEntry))
 
 _ADD_USER, _GET_USER, _UPDATE_USER = by_id(admin_users)
+_GET_USER_LOCKED = Statement(locked(select_where(admin_users, "id")))
 _USER_BY_NAME = Statement(select_where(admin_users, "username"))
 _LIST_USERS = Statement(
     select(admin_users).order_by(admin_users.c.id).limit(bindparam("lim")).offset(bindparam("off"))
@@ -196,9 +198,10 @@ class SqlAdminRepository(SqlMasterDataQueries):
         """Insert a user; its new id (ConstraintViolation if the username is taken)."""
         return await self._insert_id(_ADD_USER, _user_values(user))
 
-    async def get_user(self, user_id: int) -> AdminUser | None:
-        """By id."""
-        return _user(await self._first(_GET_USER, k_id=user_id))
+    async def get_user(self, user_id: int, *, lock: bool = False) -> AdminUser | None:
+        """By id (locked until the unit of work ends if ``lock``)."""
+        query = _GET_USER_LOCKED if lock else _GET_USER
+        return _user(await self._first(query, k_id=user_id))
 
     async def get_user_by_name(self, username: str) -> AdminUser | None:
         """By username."""

@@ -295,7 +295,7 @@ class _Maintenance(_Repo):
         self._t.maintenance[request_id] = replace(_copy(request), id=request_id)
         return request_id
 
-    async def get(self, request_id: int) -> MaintenanceRequest | None:
+    async def get(self, request_id: int, *, lock: bool = False) -> MaintenanceRequest | None:
         return _copy(self._t.maintenance.get(request_id))
 
     async def update(self, request: MaintenanceRequest) -> None:

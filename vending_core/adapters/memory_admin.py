@@ -84,8 +84,8 @@ class MemoryAdminRepository(MemoryMasterDataQueries):
         self._t.users[new_id] = replace(copy.deepcopy(user), id=new_id)
         return new_id
 
-    async def get_user(self, user_id: int) -> AdminUser | None:
-        """By id (a copy)."""
+    async def get_user(self, user_id: int, *, lock: bool = False) -> AdminUser | None:
+        """By id (a copy; ``lock`` needs nothing: units of work here run one at a time)."""
         return copy.deepcopy(self._t.users.get(user_id))
 
     async def get_user_by_name(self, username: str) -> AdminUser | None:

@@ -251,6 +251,7 @@ class SqlVendorRepository(Repository):
 
 
 _MAINTENANCE_INSERT, _MAINTENANCE_BY_ID, _MAINTENANCE_UPDATE = by_id(t.maintenance_requests)
+_MAINTENANCE_BY_ID_LOCKED = Statement(locked(select_where(t.maintenance_requests, "id")))
 _MAINTENANCE_FILTERS: Final = ("status", "meter_id", "engineer")
 _maintenance_statements: dict[tuple[bool, ...], Statement] = {}
 
@@ -280,9 +281,10 @@ class SqlMaintenanceRepository(Repository):
         """Store a new request; returns its id."""
         return await self._insert_id(_MAINTENANCE_INSERT, r.to_row(request))
 
-    async def get(self, request_id: int) -> MaintenanceRequest | None:
-        """The request with that id."""
-        row = await self._first(_MAINTENANCE_BY_ID, k_id=request_id)
+    async def get(self, request_id: int, *, lock: bool = False) -> MaintenanceRequest | None:
+        """The request with that id (locked until the unit of work ends if ``lock``)."""
+        query = _MAINTENANCE_BY_ID_LOCKED if lock else _MAINTENANCE_BY_ID
+        row = await self._first(query, k_id=request_id)
         return None if row is None else r.from_row(MaintenanceRequest, row)
 
     async def update(self, request: MaintenanceRequest) -> None:

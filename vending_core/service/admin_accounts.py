@@ -251,7 +251,8 @@ async def _change_user(
         LevelRefusedError: ``actor`` may not manage the user's level (see :func:`may_manage`).
     """
     async with core.uow() as uow:
-        user = await uow.admin.get_user(user_id)
+        # Locked: a concurrent change (or login) waits, then reads this one's write.
+        user = await uow.admin.get_user(user_id, lock=True)
         if user is None:
             raise UserUnknownError(f"no user {user_id}")
         if not may_manage(actor.level, user.level):
@@ -298,8 +299,12 @@ async def change_user_access(
 
 
 async def _failed(core: Core, uow: UnitOfWork, user_id: int, remote: str) -> None:
-    """Count a failed login; the fifth in a row locks the account for :data:`LOCKOUT`."""
-    user = await uow.admin.get_user(user_id)
+    """Count a failed login; the fifth in a row locks the account for :data:`LOCKOUT`.
+
+    The row is locked while counting: parallel wrong passwords are counted one at a time, so
+    none is lost and the lockout comes after exactly :data:`MAX_FAILURES`.
+    """
+    user = await uow.admin.get_user(user_id, lock=True)
     if user is None:  # pragma: no cover - users are never deleted
         return
     now = core.now()
@@ -342,7 +347,7 @@ async def login(
     now = core.now()
     token, expires = secrets.token_urlsafe(32), now + SESSION_TTL
     async with core.uow() as uow:
-        user = await uow.admin.get_user(_id(checked))
+        user = await uow.admin.get_user(_id(checked), lock=True)
         if user is None:  # pragma: no cover - users are never deleted
             raise LoginFailedError("wrong username or password")
         user.failed_logins, user.locked_until = 0, None

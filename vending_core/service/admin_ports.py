@@ -30,8 +30,8 @@ class AdminRepository(MasterDataQueries, Protocol):
         """Insert a user; its new id."""
         ...
 
-    async def get_user(self, user_id: int) -> AdminUser | None:
-        """By id."""
+    async def get_user(self, user_id: int, *, lock: bool = False) -> AdminUser | None:
+        """By id; ``lock`` holds the row until the unit of work ends (read, change, write)."""
         ...
 
     async def get_user_by_name(self, username: str) -> AdminUser | None:

@@ -74,7 +74,8 @@ async def _move(
     change: Callable[[MaintenanceRequest], MaintenanceRequest],
 ) -> tuple[MaintenanceRequest, MaintenanceRequest]:
     async with core.uow() as uow:
-        before = await uow.maintenance.get(request_id)
+        # Locked: a concurrent move waits, then judges the transition on this one's result.
+        before = await uow.maintenance.get(request_id, lock=True)
         if before is None:
             raise MaintenanceUnknownError(f"no maintenance request {request_id}")
         status = TRANSITIONS.get((action, before.status))
