@@ -138,7 +138,7 @@ OPERATIONS: Final = {
     "reports.abnormal": Operation(
         "get",
         "/reports/abnormal-customers",
-        "Meters with no purchase in N days",
+        "Meters with no purchase in N days, or far below their history",
         query=AbnormalQuery,
     ),
     "tariffs.list": Operation("get", "/tariffs", "List tariffs", query=TariffQuery),

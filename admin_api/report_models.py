@@ -92,8 +92,13 @@ class ReconciliationQuery(ReportQuery):
 
 
 class AbnormalQuery(_Query):
-    """``?days=&limit=&offset=&format=``: meters without a purchase in ``days`` days."""
+    """``?days=&below=&limit=&offset=&format=``: meters without a purchase in ``days`` days.
+
+    ``below`` (percent, optional): also meters whose last 30 days' credit energy is under
+    ``below`` % of their 12-month monthly average.
+    """
 
     days: Annotated[int, Field(ge=1, le=3650)] = 90
+    below: Annotated[int | None, Field(ge=1, le=99)] = None
     limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
     offset: Annotated[int, Field(ge=0, le=MAX_BIGINT)] = 0

@@ -33,6 +33,7 @@ from admin_api.report_models import (
 )
 from vending_core.service.report_ports import ReportRepository
 from vending_core.service.report_records import (
+    AbnormalMeter,
     DebtRecoveryLine,
     FreeIssueLine,
     IdleMeter,
@@ -43,10 +44,13 @@ from vending_core.service.report_records import (
     VendingLine,
 )
 
-__all__ = ["IDLE_COLUMNS", "add_report_routes", "csv_response"]
+__all__ = ["ABNORMAL_COLUMNS", "add_report_routes", "csv_response"]
 
 Fetch = Callable[[ReportRepository, datetime, datetime, str], Awaitable[Sequence[Any]]]
-IDLE_COLUMNS: Final = (*(f.name for f in fields(IdleMeter)), "idle_days")
+_IDLE_NAMES: Final = tuple(f.name for f in fields(IdleMeter))
+_HISTORY_NAMES: Final = tuple(f.name for f in fields(AbnormalMeter))[len(_IDLE_NAMES) :]
+#: The abnormal report's columns: the idle meter's, ``idle_days``, then its history's.
+ABNORMAL_COLUMNS: Final = (*_IDLE_NAMES, "idle_days", *_HISTORY_NAMES)
 
 
 class _Report(NamedTuple):
@@ -130,25 +134,31 @@ def _grouped_handler(report: _Report) -> Callable[[web.Request], Awaitable[web.S
 
 
 async def _abnormal(request: web.Request) -> web.StreamResponse:
-    """``GET /reports/abnormal-customers?days=&limit=&offset=&format=``: idle meters."""
+    """``GET /reports/abnormal-customers?days=&below=&limit=&offset=&format=``.
+
+    Idle meters, and with ``below`` those buying under ``below`` % of their own history.
+    """
     query = AbnormalQuery.model_validate(dict(request.query))
     core = request.config_dict[ADMIN_CORE]
     now = core.now()
     before = now - timedelta(days=query.days)
     async with core.read_uow() as uow:
-        idle = await uow.reports.idle_meters(before, limit=query.limit, offset=query.offset)
+        found = await uow.reports.abnormal_meters(
+            now, before, below=query.below or 0, limit=query.limit, offset=query.offset
+        )
     rows = [
         [
-            *(_cell(getattr(meter, name)) for name in IDLE_COLUMNS[:-1]),
+            *(_cell(getattr(meter, name)) for name in _IDLE_NAMES),
             None if meter.last_purchase_at is None else (now - meter.last_purchase_at).days,
+            *(getattr(meter, name) for name in _HISTORY_NAMES),
         ]
-        for meter in idle
+        for meter in found
     ]
     if query.format == "csv":
-        return csv_response(f"abnormal-customers-{query.days}-days", IDLE_COLUMNS, rows)
-    items = [dict(zip(IDLE_COLUMNS, row, strict=True)) for row in rows]
-    page = {"days": query.days, "since": before.isoformat(), "limit": query.limit}
-    return web.json_response({**page, "offset": query.offset, "items": items})
+        return csv_response(f"abnormal-customers-{query.days}-days", ABNORMAL_COLUMNS, rows)
+    items = [dict(zip(ABNORMAL_COLUMNS, row, strict=True)) for row in rows]
+    page = {"days": query.days, "below": query.below, "since": before.isoformat()}
+    return web.json_response({**page, "limit": query.limit, "offset": query.offset, "items": items})
 
 
 def add_report_routes(app: web.Application) -> None:

@@ -203,7 +203,10 @@ class ReconciliationReport(ReportPeriod):
 
 
 class IdleMeterView(_Out):
-    """A meter with no purchase since ``since`` (or never: ``idle_days`` null)."""
+    """An idle meter (since ``since``, or never: ``idle_days`` null) or one buying little.
+
+    Energy in tenths of a kWh (see ``vending_core.service.report_records.AbnormalMeter``).
+    """
 
     meter_number: str
     sgc: str
@@ -215,12 +218,22 @@ class IdleMeterView(_Out):
     customer_name: str | None
     last_purchase_at: AwareDatetime | None
     idle_days: int | None
+    avg_month_tenths: int
+    last_month_tenths: int
+    fbe_only: bool
+    blocked: bool
+    reason: Literal["idle", "below-average"]
 
 
 class AbnormalReport(_Out):
-    """Meters without a purchase in ``days`` days (before ``since``), a page of them."""
+    """Meters without a purchase in ``days`` days (before ``since``), a page of them.
+
+    With ``below`` (else null) also meters whose last 30 days' credit energy is under
+    ``below`` % of their 12-month monthly average (``reason`` ``below-average``).
+    """
 
     days: int
+    below: int | None
     since: AwareDatetime
     limit: int
     offset: int

@@ -171,6 +171,14 @@ def _reports() -> dict[str, Report]:
         "idle meters (60 days, 1,000 rows)": lambda uow, a, b: uow.reports.idle_meters(
             idle_since, limit=1000, offset=0
         ),
+        "abnormal customers (60 days idle, 1,000 rows)": (
+            lambda uow, a, b: uow.reports.abnormal_meters(
+                YEAR[1], idle_since, below=0, limit=1000, offset=0
+            )
+        ),
+        "abnormal customers (and below 50 %)": lambda uow, a, b: uow.reports.abnormal_meters(
+            YEAR[1], idle_since, below=50, limit=1000, offset=0
+        ),
     }
 
 

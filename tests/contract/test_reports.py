@@ -37,7 +37,7 @@ import pytest
 
 from tests.contract.conftest import Backend, make_meter
 from vending_core.domain.breakdown import Breakdown, DebtLine
-from vending_core.domain.model import Customer, SupplyGroup
+from vending_core.domain.model import Customer, MeterStatus, SupplyGroup
 from vending_core.domain.payments import Payment, PaymentStatus
 from vending_core.domain.records import (
     MaintenanceRequest,
@@ -434,3 +434,112 @@ async def test_idle_meters_never_bought_first_with_customer(seeded: Backend) -> 
     assert idle[1].last_purchase_at == datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
     assert idle[0].last_purchase_at is None
     assert [m.meter_number for m in page] == ["04040404040"]
+
+
+#: The abnormal report's "now": history ``[2025-12-01, 2026-12-01)`` (12 whole months before
+#: December), last 30 days ``[2026-11-15 10:00, 2026-12-15 10:00)``, idle (90 days) before
+#: 2026-09-16 10:00.
+NOW = datetime(2026, 12, 15, 10, tzinfo=UTC)
+IDLE_SINCE = NOW - timedelta(days=90)
+
+
+async def _history(backend: Backend) -> dict[str, int]:
+    """Meters A, B, C, D, E and their vends (credit tenths ``c``, FBE ``f``).
+
+    * A, active, last purchase 12-01: 1 005 c on 2025-12-01 00:00 (first instant of the
+      history), 1 000 c on the 5th of each month 2026-01..2026-11 (11 vends); outside or not
+      counted: 9 999 c on 2025-11-30 23:00 (before the history), 5 000 c on 2026-06-10
+      reversed, 100 c + 500 f on 2026-12-01 (after the history, in the last 30 days).
+      History 1 005 + 11 x 1 000 = 12 005, average 12 005 // 12 = 1 000; last 30 days 100
+      (the 11-05 vend is before 11-15). 100 < 50 % of 1 000 = 500: below.
+    * B, active, never bought: free-basic vends 2026-10-02 and 2026-11-20 (500 f each).
+      Average 0, last 30 days 0, FBE only; idle.
+    * C, blocked, last purchase 2026-05-10: 600 c that day. Average 600 // 12 = 50, last 30
+      days 0: idle (and under 50 % of 50, but idle wins).
+    * D, active, last purchase 12-10: 300 c on 2026-01-20, 07-20 and 11-25; 200 c on 12-10.
+      History 900, average 75; last 30 days 300 + 200 = 500: never below.
+    * E, active, last purchase 12-02: 2 411 c on 2026-03-03, 100 c on 12-02. Average
+      2 411 // 12 = 200; last 30 days 100: 100 x 100 = 10 000 is not < 50 x 200 = 10 000
+      (exactly half: not below 50), but is < 51 x 200 = 10 200.
+    """
+    active = MeterStatus.ACTIVE
+    plan = {
+        "A": ("04040404040", active, _at(12, 1)),
+        "B": ("05050505050", active, None),
+        "C": ("06060606060", MeterStatus.BLOCKED, _at(5, 10)),
+        "D": ("07070707070", active, _at(12, 10)),
+        "E": ("08080808080", active, _at(12, 2)),
+    }
+    ids: dict[str, int] = {}
+    async with backend.new_uow() as uow:
+        group = SupplyGroup(
+            sgc="600727", name="600727", key_ref="k", dkga=4, key_revision=2, base_date=2014
+        )
+        await uow.supply_groups.add(group)
+        for name, (number, status, last) in plan.items():
+            meter = replace(
+                make_meter(number, f"600727{number}0"), status=status, last_purchase_at=last
+            )
+            ids[name] = await uow.meters.add(meter)
+        await uow.commit()
+    a, b, c, d, e = (ids[name] for name in "ABCDE")
+    credits: list[tuple[int, datetime, int, dict[str, Any]]] = [
+        (a, datetime(2025, 12, 1, tzinfo=UTC), 1_005, {}),
+        *((a, _at(month, 5), 1_000, {}) for month in range(1, 12)),
+        (a, datetime(2025, 11, 30, 23, tzinfo=UTC), 9_999, {}),
+        (a, _at(6, 10), 5_000, {"status": VendStatus.REVERSED, "reversed_at": _at(6, 11)}),
+        (a, _at(12, 1), 100, {"fbe": 500}),
+        (c, _at(5, 10), 600, {}),
+        (d, _at(1, 20), 300, {}),
+        (d, _at(7, 20), 300, {}),
+        (d, _at(11, 25), 300, {}),
+        (d, _at(12, 10), 200, {}),
+        (e, _at(3, 3), 2_411, {}),
+        (e, _at(12, 2), 100, {}),
+    ]
+    async with backend.new_uow() as uow:
+        for owner, when, tenths, extra in credits:
+            fbe = extra.pop("fbe", 0)
+            receipt = _receipt(1_150, energy_vat=150, credit=tenths, fbe=fbe)
+            vend = _vend(owner, when, 1_150, receipt, request_id=f"h-{owner}-{when}", **extra)
+            await uow.vends.add(vend)
+        for when in (_at(10, 2), _at(11, 20)):
+            receipt = _receipt(0, energy_vat=0, credit=0, fbe=500)
+            free = _vend(b, when, 0, receipt, kind=VendKind.FREE_BASIC, request_id=f"f-{when}")
+            await uow.vends.add(free)
+        await uow.commit()
+    return ids
+
+
+async def test_abnormal_meters_history_flags_and_below_average(backend: Backend) -> None:
+    """The figures of ``_history``'s docstring on every backend, and who each ``below`` adds.
+
+    Without ``below`` (0): exactly the idle meters, B (never bought, first) then C, as
+    ``idle_meters`` lists them. ``below`` 50 adds A (12-01); 51 adds E too (12-02, after A);
+    D is never listed. A page of ``below`` 51 from offset 2: A, E.
+    """
+    await _history(backend)
+    async with backend.new_uow() as uow:
+        idle = await uow.reports.abnormal_meters(NOW, IDLE_SINCE, below=0, limit=10, offset=0)
+        plain = await uow.reports.idle_meters(IDLE_SINCE, limit=10, offset=0)
+        half = await uow.reports.abnormal_meters(NOW, IDLE_SINCE, below=50, limit=10, offset=0)
+        more = await uow.reports.abnormal_meters(NOW, IDLE_SINCE, below=51, limit=10, offset=0)
+        page = await uow.reports.abnormal_meters(NOW, IDLE_SINCE, below=51, limit=2, offset=2)
+    columns = [
+        (m.meter_number, m.avg_month_tenths, m.last_month_tenths, m.fbe_only, m.blocked, m.reason)
+        for m in more
+    ]
+    assert columns == [
+        ("05050505050", 0, 0, True, False, "idle"),
+        ("06060606060", 50, 0, False, True, "idle"),
+        ("04040404040", 1_000, 100, False, False, "below-average"),
+        ("08080808080", 200, 100, False, False, "below-average"),
+    ]
+    assert [m.meter_number for m in idle] == [m.meter_number for m in plain]
+    assert [m.meter_number for m in idle] == ["05050505050", "06060606060"]
+    assert [m.meter_number for m in half] == ["05050505050", "06060606060", "04040404040"]
+    assert [m.meter_number for m in page] == ["04040404040", "08080808080"]
+    assert more[0].last_purchase_at is None
+    assert more[1].status == "blocked"
+    assert more[2].last_purchase_at == _at(12, 1)
+    assert half[:2] == idle

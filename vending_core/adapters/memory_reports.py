@@ -8,7 +8,7 @@ TI and debt ids as numbers.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from vending_core.adapters.memory_admin import AdminTables
@@ -20,6 +20,8 @@ from vending_core.service.admin_records import AuditEntry
 from vending_core.service.payments import PAYMENT_CLIENT_ID
 from vending_core.service.report_records import (
     PERIODS,
+    RECENT_DAYS,
+    AbnormalMeter,
     DebtRecoveryLine,
     FreeIssueLine,
     IdleMeter,
@@ -28,6 +30,10 @@ from vending_core.service.report_records import (
     ReprintLine,
     ReversalLine,
     VendingLine,
+    abnormal_meter,
+    history_window,
+    is_below,
+    is_idle,
 )
 
 __all__ = ["MemoryReportRepository", "ReportSources"]
@@ -247,6 +253,53 @@ class MemoryReportRepository:
             key=lambda m: (m.last_purchase_at is not None, m.last_purchase_at or before, m.id),
         )
         return [self._idle(m) for m in idle[offset : offset + limit]]
+
+    async def abnormal_meters(
+        self, now: datetime, before: datetime, *, below: int, limit: int, offset: int
+    ) -> list[AbnormalMeter]:
+        """Idle meters, and with ``below`` > 0 those far below their history; one page.
+
+        The twin loops over the vends once to sum each meter's history.
+        """
+        start, end = history_window(now)
+        recent = now - timedelta(days=RECENT_DAYS)
+        sums: dict[int, list[int]] = {}  # meter id: history, recent tenths, credits, free
+        for v in self._t.vends.values():
+            if v.status is not VendStatus.COMPLETED or not _in(v.created_at, start, now):
+                continue
+            line = sums.setdefault(v.meter_id, [0, 0, 0, 0])
+            if v.kind is VendKind.CREDIT:
+                tenths = _field(v, "credit_tenths")
+                if v.created_at < end:
+                    line[0] += tenths
+                    line[2] += 1
+                if v.created_at >= recent:
+                    line[1] += tenths
+            elif v.kind is VendKind.FREE_BASIC and v.created_at < end:
+                line[3] += 1
+        listed = []
+        for meter_id, m in self._t.meters.items():
+            history, recent_tenths, credits, free = sums.get(meter_id, [0, 0, 0, 0])
+            found = abnormal_meter(
+                self._idle(m),
+                before,
+                history_tenths=history,
+                recent_tenths=recent_tenths,
+                credits=credits,
+                free_issues=free,
+            )
+            if is_idle(m.last_purchase_at, before) or is_below(
+                recent_tenths, found.avg_month_tenths, below
+            ):
+                listed.append((m, found))
+        listed.sort(
+            key=lambda pair: (
+                pair[0].last_purchase_at is not None,
+                pair[0].last_purchase_at or before,
+                pair[0].id,
+            )
+        )
+        return [found for _, found in listed[offset : offset + limit]]
 
     def _idle(self, meter: Meter) -> IdleMeter:
         owner = None if meter.customer_id is None else self._t.customers.get(meter.customer_id)

@@ -26,7 +26,7 @@ by ``(status, created_at)`` (0002).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -62,7 +62,10 @@ from vending_core.domain.payments import PaymentStatus
 from vending_core.domain.records import VendKind, VendStatus
 from vending_core.service.payments import PAYMENT_CLIENT_ID
 from vending_core.service.report_records import (
+    HISTORY_MONTHS,
     PERIODS,
+    RECENT_DAYS,
+    AbnormalMeter,
     DebtRecoveryLine,
     FreeIssueLine,
     IdleMeter,
@@ -71,6 +74,8 @@ from vending_core.service.report_records import (
     ReprintLine,
     ReversalLine,
     VendingLine,
+    abnormal_meter,
+    history_window,
 )
 
 __all__ = ["SqlReportRepository", "statement"]
@@ -316,26 +321,104 @@ def _reconciliation(by: str, dialect: str) -> Select[Any]:
     return _grouped(rows.c.key, *(_total(rows.c[name]).label(name) for name in _RECONCILED))
 
 
+_IDLE_COLUMNS: Final = (
+    meters.c.number.label("meter_number"),
+    meters.c.sgc,
+    meters.c.ti,
+    meters.c.status,
+    meters.c.fbe_registered,
+    meters.c.customer_id,
+    customers.c.account_number,
+    customers.c.name.label("customer_name"),
+    meters.c.last_purchase_at,
+)
+_OWNED: Final = meters.outerjoin(customers, customers.c.id == meters.c.customer_id)
+_IS_IDLE: Final = or_(
+    meters.c.last_purchase_at.is_(None), meters.c.last_purchase_at < bindparam("before")
+)
+
 _IDLE: Final = Statement(
-    select(
-        meters.c.number.label("meter_number"),
-        meters.c.sgc,
-        meters.c.ti,
-        meters.c.status,
-        meters.c.fbe_registered,
-        meters.c.customer_id,
-        customers.c.account_number,
-        customers.c.name.label("customer_name"),
-        meters.c.last_purchase_at,
-    )
-    .select_from(meters.outerjoin(customers, customers.c.id == meters.c.customer_id))
-    .where(
-        or_(meters.c.last_purchase_at.is_(None), meters.c.last_purchase_at < bindparam("before"))
-    )
+    select(*_IDLE_COLUMNS)
+    .select_from(_OWNED)
+    .where(_IS_IDLE)
     .order_by(meters.c.last_purchase_at.nulls_first(), meters.c.id)
     .limit(bindparam("lim"))
     .offset(bindparam("off"))
 )
+
+
+def _counted(condition: ColumnElement[bool], value: ColumnElement[Any] | int) -> Key:
+    """The sum of ``value`` over the group's rows that meet ``condition`` (0 if none)."""
+    return _total(case((condition, value), else_=0))
+
+
+def _abnormal() -> Select[Any]:
+    """Meters idle or below ``:below`` % of their history: one ``GROUP BY`` over the vends.
+
+    The aggregate covers completed credit and free-basic vends in ``[:history_start, :now)``
+    (the 12 history months and the recent days after them), joined to every meter; the
+    monthly average is an integer division on both databases (``bigint / integer``).
+    """
+    c = vends.c
+    # The vends of the window with only what the sums need, behind OFFSET 0 so PostgreSQL
+    # keeps the projection: grouped directly, it sorted whole rows (the receipt JSON included:
+    # ~750 MB spilled to disk for a year of 1,000,000 vends, 2.2 s against 0.9 s).
+    window = (
+        select(
+            c.meter_id,
+            c.created_at,
+            (c.kind == VendKind.CREDIT.value).label("credit"),
+            _json_int(c.breakdown, "credit_tenths").label("tenths"),
+        )
+        .where(
+            or_(c.kind == VendKind.CREDIT.value, c.kind == VendKind.FREE_BASIC.value),
+            _COMPLETED,
+            c.created_at >= bindparam("history_start"),
+            c.created_at < bindparam("now"),
+        )
+        .offset(0)
+        .subquery("window")
+    )
+    v = window.c
+    credit = v.credit.is_(True)
+    in_history = v.created_at < bindparam("history_end")
+    usage = (
+        select(
+            v.meter_id,
+            _counted(and_(credit, in_history), v.tenths).label("history_tenths"),
+            _counted(and_(credit, v.created_at >= bindparam("recent")), v.tenths).label(
+                "recent_tenths"
+            ),
+            _counted(and_(credit, in_history), 1).label("credits"),
+            _counted(and_(v.credit.is_(False), in_history), 1).label("free_issues"),
+        )
+        .group_by(v.meter_id)
+        .subquery("usage")
+    )
+    u = usage.c
+    history = func.coalesce(u.history_tenths, 0)
+    recent = func.coalesce(u.recent_tenths, 0)
+    average = history // HISTORY_MONTHS
+    below = and_(average > 0, recent * 100 < bindparam("below", type_=BigInteger) * average)
+    return (
+        select(
+            *_IDLE_COLUMNS,
+            history.label("history_tenths"),
+            recent.label("recent_tenths"),
+            func.coalesce(u.credits, 0).label("credits"),
+            func.coalesce(u.free_issues, 0).label("free_issues"),
+        )
+        .select_from(_OWNED.outerjoin(usage, u.meter_id == meters.c.id))
+        .where(or_(_IS_IDLE, below))
+        .order_by(meters.c.last_purchase_at.nulls_first(), meters.c.id)
+        .limit(bindparam("lim"))
+        .offset(bindparam("off"))
+    )
+
+
+_ABNORMAL: Final = Statement(_abnormal())
+
+_IDLE_NAMES: Final = tuple(column.name for column in _IDLE_COLUMNS)
 
 #: ``SET LOCAL jit = off`` as a query (the driver reads rows or a row count, not ``SET``).
 _NO_JIT: Final = Statement(select(func.set_config("jit", "off", true())))
@@ -436,3 +519,35 @@ class SqlReportRepository(Repository):
         await self._no_jit()
         rows = await self._all(_IDLE, before=before, lim=limit, off=offset)
         return [IdleMeter(**row) for row in rows]
+
+    async def abnormal_meters(
+        self, now: datetime, before: datetime, *, below: int, limit: int, offset: int
+    ) -> list[AbnormalMeter]:
+        """Idle meters, and with ``below`` > 0 those far below their history; one page.
+
+        One statement (:func:`_abnormal`); ``below`` 0 lists the idle meters only.
+        """
+        await self._no_jit()
+        start, end = history_window(now)
+        rows = await self._all(
+            _ABNORMAL,
+            before=before,
+            below=below,
+            history_start=start,
+            history_end=end,
+            recent=now - timedelta(days=RECENT_DAYS),
+            now=now,
+            lim=limit,
+            off=offset,
+        )
+        return [
+            abnormal_meter(
+                IdleMeter(**{name: row[name] for name in _IDLE_NAMES}),
+                before,
+                history_tenths=int(row["history_tenths"]),
+                recent_tenths=int(row["recent_tenths"]),
+                credits=int(row["credits"]),
+                free_issues=int(row["free_issues"]),
+            )
+            for row in rows
+        ]

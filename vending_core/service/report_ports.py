@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from vending_core.service.report_records import (
+    AbnormalMeter,
     DebtRecoveryLine,
     FreeIssueLine,
     IdleMeter,
@@ -64,5 +65,17 @@ class ReportRepository(Protocol):
         """Meters whose last purchase is before ``before`` or who never bought.
 
         Never-bought first, then oldest purchase first, then by meter id; one page.
+        """
+        ...
+
+    async def abnormal_meters(
+        self, now: datetime, before: datetime, *, below: int, limit: int, offset: int
+    ) -> list[AbnormalMeter]:
+        """Idle meters, and with ``below`` > 0 those buying far below their own history.
+
+        Idle as in :meth:`idle_meters`; below: last 30 days under ``below`` % of the monthly
+        average (see ``AbnormalMeter``, ``is_below``); each with its history. One aggregate
+        over the vends of the history window (SQL: one ``GROUP BY``); the order of
+        :meth:`idle_meters`; one page.
         """
         ...

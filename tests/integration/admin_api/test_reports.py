@@ -140,3 +140,44 @@ async def test_invalid_queries_are_400_problems_and_operators_are_refused(admin:
     operator = await admin.token(AdminLevel.OPERATOR)
     status, problem = await admin.call("GET", f"/reports/vending?{NOVEMBER}", operator)
     assert (status, problem["type"]) == (403, PROBLEMS + "forbidden")
+
+
+async def test_abnormal_customers_below_adds_meters_far_below_their_history(admin: Admin) -> None:
+    """``below`` is 1-99 (0, 100, text: 400); the history columns are in JSON and in CSV.
+
+    The clock moves on to 5 Jan 2027 10:00 (40 days after 26 Nov 10:00): the history is
+    ``[2026-01-01, 2027-01-01)``, holding meter 12's completed sale of 500 tenths (the
+    reversed 100 tenths are left out): average 500 // 12 = 41; the last 30 days (from 6 Dec)
+    hold nothing, 0 < 50 % of 41. With ``days=60`` (before 6 Nov) meter 12 (last purchase
+    26 Nov 10:00: the reversal does not move it) is not idle: without ``below`` the 11
+    never-bought demo meters, with ``below=50`` meter 12 too, last (latest purchase),
+    ``reason`` below-average, ``idle_days`` 40.
+    """
+    await _seed(admin)
+    admin.clock.advance(days=40)
+    admin.tokens.clear()
+    manager = await admin.token(AdminLevel.POS_MANAGER)
+    for below in ("0", "100", "half"):
+        query = f"/reports/abnormal-customers?days=60&below={below}"
+        status, problem = await admin.call("GET", query, manager)
+        assert (status, problem["type"]) == (400, PROBLEMS + "invalid-request"), below
+    _, idle = await admin.call("GET", "/reports/abnormal-customers?days=60", manager)
+    assert len(idle["items"]) == 11
+    assert idle["below"] is None
+    assert {item["reason"] for item in idle["items"]} == {"idle"}
+    query = "/reports/abnormal-customers?days=60&below=50"
+    status, body = await admin.call("GET", query, manager)
+    assert status == 200, body
+    assert body["below"] == 50
+    assert len(body["items"]) == 12
+    last = body["items"][-1]
+    assert last["meter_number"] == METER.number
+    history = ("avg_month_tenths", "last_month_tenths", "fbe_only", "blocked", "reason")
+    assert [last[name] for name in history] == [41, 0, False, False, "below-average"]
+    assert (last["last_purchase_at"], last["idle_days"]) == ("2026-11-26T10:00:00+00:00", 40)
+    _, text = await admin.call("GET", query + "&format=csv", manager)
+    lines = text.splitlines()
+    added = "avg_month_tenths,last_month_tenths,fbe_only,blocked,reason"
+    assert lines[0].endswith(",last_purchase_at,idle_days," + added)
+    assert lines[-1].startswith(METER.number + ",")
+    assert lines[-1].endswith(",40,41,0,False,False,below-average")
