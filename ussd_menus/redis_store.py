@@ -217,9 +217,8 @@ class RedisSessionStore:
             await asyncio.sleep(min(self._poll, remaining))
         values = [*got[1:], None, None]
         try:
-            held = Held(
-                _decoded(name, values[0]), None if peek is None else _decoded(names[2], values[1])
-            )
+            peeked = values[1]
+            held = Held(_decoded(name, values[0]), lambda: _decoded(names[-1], peeked))
             yield held
         except BaseException:
             with suppress(RedisError):

@@ -106,19 +106,31 @@ class Held:
     """A session under its lock (:meth:`SessionStore.hold`): what was stored, what to write.
 
     ``state`` is the session as stored when the lock was taken, ``peeked`` the value under the
-    ``peek`` key read at the same moment (not locked). :meth:`set` and :meth:`delete` only
+    ``peek`` key read at the same moment (not locked; parsed only if asked for: a hop of a
+    session under way never needs the phone's resume point). :meth:`set` and :meth:`delete` only
     stage writes (of any key); the store makes them when the ``async with`` block ends
     normally, in the same step as the release (on Redis: one script that first checks the lock
     is still ours, so a hop that outlived its lease writes nothing). An error in the block
     discards them. The last staged write of a key wins.
     """
 
-    __slots__ = ("peeked", "state", "writes")
+    __slots__ = ("_peeked", "state", "writes")
 
-    def __init__(self, state: SessionState | None, peeked: SessionState | None = None) -> None:
+    def __init__(
+        self,
+        state: SessionState | None,
+        peeked: SessionState | Callable[[], SessionState | None] | None = None,
+    ) -> None:
         self.state = state
-        self.peeked = peeked
+        self._peeked = peeked
         self.writes: dict[str, tuple[SessionState, float] | None] = {}
+
+    @property
+    def peeked(self) -> SessionState | None:
+        """The value under the ``peek`` key (ValueError if it is not a stored session)."""
+        if callable(self._peeked):
+            self._peeked = self._peeked()
+        return self._peeked
 
     def set(self, key: str, state: SessionState, ttl: float) -> None:
         """Stage storing ``state`` under ``key`` for ``ttl`` seconds (ValueError unless > 0)."""

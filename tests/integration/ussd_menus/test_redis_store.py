@@ -329,3 +329,20 @@ async def test_a_hop_under_hold_costs_two_redis_commands(
     assert sent == ["EVALSHA", "EVALSHA"]
     monkeypatch.undo()
     assert await store.get("resume:+233244123456") == _state("buy_meter")
+
+
+async def test_the_peeked_value_is_parsed_only_when_asked_for(client: Redis, prefix: str) -> None:
+    """A hop of a session under way never reads the resume point: it is not parsed then.
+
+    Garbage under the peeked key fails only the hop that asks for it (ValueError naming
+    the key); a hop that does not ask holds, writes and releases as usual.
+    """
+    store = RedisSessionStore(client, prefix=prefix)
+    await client.set(f"{prefix}session:resume:+233244123456", b"not json{")
+    async with store.hold(KEY, peek="resume:+233244123456") as held:
+        held.set(KEY, _state("buy_meter"), TTL)
+    assert await store.get(KEY) == _state("buy_meter")
+    async with store.hold(KEY, peek="resume:+233244123456") as held:
+        assert held.state == _state("buy_meter")
+        with pytest.raises(ValueError, match=r"resume:\+233244123456' does not hold a stored"):
+            _ = held.peeked
