@@ -38,8 +38,9 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -174,7 +175,9 @@ class RedisSessionStore:
         :class:`SessionLockLost` at the end of a block that outlived the lease.
         """
         name = self._lock_key(key)
-        token = await self._acquire(name, key)
+        token, _ = await self._acquire(
+            key, lambda token: self._client.set(name, token, nx=True, px=self._lease_ms)
+        )
         try:
             yield
         except BaseException:
@@ -197,24 +200,16 @@ class RedisSessionStore:
         """
         lock, name = self._lock_key(key), self._session_key(key)
         names = [lock, name] if peek is None else [lock, name, self._session_key(peek)]
-        token = secrets.token_hex(16)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._lock_wait
-        while True:
+
+        async def take(token: str) -> Any:
             try:
-                got = await self._hold_script(names, [token, self._lease_ms])
+                return await self._hold_script(names, [token, self._lease_ms])
             except ResponseError as exc:
                 if not _wrong_type(exc):
                     raise
                 raise ValueError(f"{names[1:]} do not hold stored USSD sessions: {exc}") from exc
-            if got:
-                break
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise SessionBusy(
-                    f"session {key!r} is busy: its lock was not free within {self._lock_wait} s"
-                )
-            await asyncio.sleep(min(self._poll, remaining))
+
+        token, got = await self._acquire(key, take)
         values = [*got[1:], None, None]
         try:
             peeked = values[1]
@@ -239,19 +234,22 @@ class RedisSessionStore:
                 " so this hop's writes were not made"
             )
 
-    async def _acquire(self, name: str, key: str) -> str:
-        """Take the lock with a fresh token, polling until ``lock_wait`` has passed."""
+    async def _acquire(self, key: str, take: Callable[[str], Awaitable[Any]]) -> tuple[str, Any]:
+        """A fresh token and ``take(token)``'s first truthy answer (it takes the lock).
+
+        Polls every ``poll_interval`` until ``lock_wait`` has passed, then SessionBusy.
+        """
         token = secrets.token_hex(16)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._lock_wait
-        while not await self._client.set(name, token, nx=True, px=self._lease_ms):
+        while not (got := await take(token)):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise SessionBusy(
                     f"session {key!r} is busy: its lock was not free within {self._lock_wait} s"
                 )
             await asyncio.sleep(min(self._poll, remaining))
-        return token
+        return token, got
 
     async def _release(self, name: str, token: str) -> bool:
         """Delete the lock if it still holds ``token``; False if it had expired or moved on."""
